@@ -1,0 +1,76 @@
+"""Receivables as the domain sees them: an amount, a due date and the payments against it.
+
+Everything is evaluated *as of* a day, so a replay of the past (``--at``) ignores payments
+that had not happened yet. Money is Decimal in the item's currency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+CENT = Decimal("0.01")
+
+
+def cents_to_money(cents: int) -> Decimal:
+    return (Decimal(cents) / 100).quantize(CENT)
+
+
+def money_to_cents(amount: Decimal) -> int:
+    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def local_date(now: datetime, zone: str) -> date:
+    """The calendar day it is for the customer at instant ``now`` (D11)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return now.astimezone(ZoneInfo(zone)).date()
+
+
+@dataclass(frozen=True)
+class PaymentFact:
+    amount: Decimal
+    paid_on: date
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    amount: Decimal
+    issued_on: date
+    due_on: date
+    currency: str = "CNY"
+    payments: tuple[PaymentFact, ...] = ()
+    penalty_rate_daily: Decimal | None = None
+    disputed: bool = False
+
+    def paid_by(self, day: date) -> Decimal:
+        return sum((p.amount for p in self.payments if p.paid_on <= day), Decimal(0))
+
+    def outstanding_on(self, day: date) -> Decimal:
+        """Principal still owed at the end of ``day``; never negative."""
+        return max(self.amount - self.paid_by(day), Decimal(0))
+
+    def is_open(self, day: date) -> bool:
+        return self.issued_on <= day and self.outstanding_on(day) > 0
+
+    def settled_on(self) -> date | None:
+        """The day the payments first covered the whole amount, if they have."""
+        paid = Decimal(0)
+        for payment in sorted(self.payments, key=lambda p: p.paid_on):
+            paid += payment.amount
+            if paid >= self.amount:
+                return payment.paid_on
+        return None
+
+    def days_overdue(self, day: date) -> int:
+        """Days past the due date on ``day``: negative before it, 0 on it."""
+        return (day - self.due_on).days
+
+    def delay_days(self, day: date) -> int:
+        """How late this item was (settled) or is (still open) as of ``day``; 0 if not late."""
+        settled = self.settled_on()
+        end = settled if settled is not None and settled <= day else day
+        return max((end - self.due_on).days, 0)

@@ -1,0 +1,61 @@
+"""D5: the collection stage of a customer, from the oldest open item."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from notifier.domain.items import Item
+from notifier.domain.policy import StageName, StagePolicy
+
+# `current`: open items, none due within the pre-due window yet; `settled`: nothing open.
+Stage = Literal["current", "pre_due", "m1", "m2", "m3", "legal", "settled"]
+
+
+def stage_for_days(days_overdue: int, policy: StagePolicy) -> Stage:
+    """Stage for an item ``days_overdue`` days past due (negative = not yet due).
+
+    Day -3..0 is pre_due (0 = due today, not yet late), 1..30 m1, 31..60 m2, 61..90 m3,
+    91 and later legal, with the bounds taken from the policy.
+    """
+    if days_overdue < -policy.pre_due_days:
+        return "current"
+    if days_overdue <= 0:
+        return "pre_due"
+    if days_overdue <= policy.m1_max:
+        return "m1"
+    if days_overdue <= policy.m2_max:
+        return "m2"
+    if days_overdue <= policy.m3_max:
+        return "m3"
+    return "legal"
+
+
+@dataclass(frozen=True)
+class StageResult:
+    stage: Stage
+    days_overdue: int  # of the oldest open item; 0 when nothing is open
+    oldest_item_id: str | None
+
+    @property
+    def reminder_stage(self) -> StageName | None:
+        """The stage as a cadence stage, or None when no reminder is due (current/settled)."""
+        stage = self.stage
+        if stage == "current" or stage == "settled":
+            return None
+        return stage
+
+
+def customer_stage(items: Iterable[Item], today: date, policy: StagePolicy) -> StageResult:
+    """The stage of the customer's oldest open item (earliest due date) on ``today``.
+
+    Disputed items are paused (D22) and do not set the stage.
+    """
+    open_items = [i for i in items if i.is_open(today) and not i.disputed]
+    if not open_items:
+        return StageResult("settled", 0, None)
+    oldest = min(open_items, key=lambda i: (i.due_on, i.id))
+    days = oldest.days_overdue(today)
+    return StageResult(stage_for_days(days, policy), days, oldest.id)

@@ -1,0 +1,118 @@
+"""D1: the risk tier from the customer's own history; a hand-set tier wins.
+
+A = pays on time, B = occasionally late but pays, C = frequently late, very late once,
+or a large share of our receivables long overdue (seed 000, 003).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from notifier.domain.items import Item
+from notifier.domain.policy import TierName, TierPolicy
+
+
+def months_before(day: date, months: int) -> date:
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    month += 1
+    for d in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, d)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class TierFacts:
+    late_payments: int  # items settled late within the look-back
+    longest_delay_days: int  # over items due within the look-back or still open
+    relationship_days: int  # since the first invoice
+    share_of_receivables: Decimal  # of the whole portfolio's outstanding, 0..1
+    days_overdue_now: int  # of the oldest open item, 0 if none
+
+
+@dataclass(frozen=True)
+class TierDecision:
+    tier: TierName
+    hand_set: bool
+    computed: TierName
+    reasons: tuple[str, ...]
+
+
+def tier_facts(
+    items: Iterable[Item], today: date, policy: TierPolicy, portfolio_outstanding: Decimal
+) -> TierFacts:
+    items = list(items)
+    since = months_before(today, policy.lookback_months)
+    late = 0
+    longest = 0
+    outstanding = Decimal(0)
+    overdue_now = 0
+    for item in items:
+        if item.issued_on > today:
+            continue
+        settled = item.settled_on()
+        if settled is not None and settled <= today:
+            if since <= settled and (settled - item.due_on).days > policy.late_after_days:
+                late += 1
+            if since <= item.due_on:
+                longest = max(longest, item.delay_days(today))
+        else:
+            outstanding += item.outstanding_on(today)
+            overdue_now = max(overdue_now, item.days_overdue(today))
+            longest = max(longest, item.delay_days(today))
+    first = min((i.issued_on for i in items if i.issued_on <= today), default=today)
+    share = outstanding / portfolio_outstanding if portfolio_outstanding > 0 else Decimal(0)
+    return TierFacts(late, longest, (today - first).days, share, max(overdue_now, 0))
+
+
+def decide_tier(
+    facts: TierFacts, policy: TierPolicy, hand_set: TierName | None = None
+) -> TierDecision:
+    computed, reasons = _compute(facts, policy)
+    if hand_set is not None:
+        return TierDecision(hand_set, True, computed, (f"set by hand (computed: {computed})",))
+    return TierDecision(computed, False, computed, reasons)
+
+
+def _compute(f: TierFacts, p: TierPolicy) -> tuple[TierName, tuple[str, ...]]:
+    months = p.lookback_months
+    c_reasons = []
+    if f.late_payments >= p.c_min_late_payments:
+        c_reasons.append(
+            f"{f.late_payments} late payments in {months} months (C from {p.c_min_late_payments})"
+        )
+    if f.longest_delay_days >= p.c_min_delay_days:
+        c_reasons.append(f"longest delay {f.longest_delay_days} days (C from {p.c_min_delay_days})")
+    if f.share_of_receivables >= p.high_share and f.days_overdue_now > p.high_risk_days_overdue:
+        c_reasons.append(
+            f"{f.share_of_receivables:.0%} of all receivables and {f.days_overdue_now} days "
+            f"overdue (C above {p.high_share:.0%} and {p.high_risk_days_overdue} days)"
+        )
+    if c_reasons:
+        return "C", tuple(c_reasons)
+    on_time = f.late_payments <= p.a_max_late_payments
+    if (
+        on_time
+        and f.days_overdue_now <= p.a_grace_days
+        and f.longest_delay_days <= p.a_grace_days
+        and f.relationship_days >= p.a_min_relationship_days
+    ):
+        return "A", (
+            f"paid on time for {f.relationship_days} days "
+            f"({f.late_payments} late payments in {months} months)",
+        )
+    reasons = []
+    if not on_time:
+        reasons.append(f"{f.late_payments} late payments in {months} months")
+    if f.days_overdue_now > p.a_grace_days or f.longest_delay_days > p.a_grace_days:
+        reasons.append(f"late by up to {max(f.days_overdue_now, f.longest_delay_days)} days")
+    if f.relationship_days < p.a_min_relationship_days:
+        reasons.append(
+            f"relationship of {f.relationship_days} days (A needs {p.a_min_relationship_days})"
+        )
+    return "B", tuple(reasons)
