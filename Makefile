@@ -17,13 +17,13 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 lint: install
-	$(BIN)/ruff check notifier tests scripts
-	$(BIN)/ruff format --check notifier tests scripts
+	$(BIN)/ruff check notifier tests
+	$(BIN)/ruff format --check notifier tests
 	$(BIN)/mypy notifier
 
 format: install
-	$(BIN)/ruff format notifier tests scripts
-	$(BIN)/ruff check --fix notifier tests scripts
+	$(BIN)/ruff format notifier tests
+	$(BIN)/ruff check --fix notifier tests
 
 test: lint
 	$(BIN)/pytest

@@ -51,13 +51,20 @@ class AgingRow:
     penalty: Decimal
     bucket: str
     settled_on: date | None
+    colour: str | None  # what the seed asks: green for settled, red beyond 30 days overdue
 
-    @property
-    def colour(self) -> str | None:
-        """What the seed asks: green for settled, red beyond 30 days overdue."""
-        if self.bucket == SETTLED:
-            return "green"
-        return "red" if self.days_overdue > 30 else None
+
+def colour_for(bucket: str, days_overdue: int, policy: AgingPolicy) -> str | None:
+    if bucket == SETTLED:
+        return "green"
+    return "red" if days_overdue > policy.red_after_days else None
+
+
+def late_buckets(policy: AgingPolicy) -> set[str]:
+    """Buckets whose every item is past ``red_after_days``: shown red in summaries."""
+    labels = bucket_labels(policy)
+    lower = [0, *(b + 1 for b in policy.bucket_bounds)]
+    return {label for label, lo in zip(labels, lower, strict=True) if lo > policy.red_after_days}
 
 
 def aging_rows(
@@ -102,6 +109,7 @@ def aging_rows(
                 penalty,
                 bucket,
                 settled,
+                colour_for(bucket, days, policy),
             )
         )
     return rows

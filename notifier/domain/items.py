@@ -45,6 +45,7 @@ class Item:
     payments: tuple[PaymentFact, ...] = ()
     penalty_rate_daily: Decimal | None = None
     disputed: bool = False
+    payment_url: str | None = None
 
     def paid_by(self, day: date) -> Decimal:
         return sum((p.amount for p in self.payments if p.paid_on <= day), Decimal(0))

@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Tone = Literal["friendly", "neutral", "firm", "formal"]
+Channel = Literal["sms", "email"]
+Kind = Literal["business", "individual"]
 TierName = Literal["A", "B", "C"]
 StageName = Literal["pre_due", "m1", "m2", "m3", "legal"]
 STAGES: tuple[StageName, ...] = ("pre_due", "m1", "m2", "m3", "legal")
@@ -102,6 +104,8 @@ class Window(_Strict):
     start: time
     end: time
     days: Literal["working", "any"]
+    # D9: e-bills at 09:00, SMS at 14:00; a step's channel picks the window.
+    channels: tuple[Channel, ...] = ("sms", "email")
 
     _hhmm = field_validator("start", "end", mode="before")(_parse_hhmm)
 
@@ -199,6 +203,103 @@ class AgingPolicy(_Strict):
         return value
 
 
+class CadenceStep(_Strict):
+    """D6: one rung of the escalation ladder, counted in days past the oldest due date."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    day: int = Field(ge=-60, le=3650)
+    # Tier C may start earlier (seed 003): a per-tier day replaces `day`.
+    tier_day: dict[TierName, int] = Field(default_factory=dict)
+    # Channels in order of preference per customer kind; the first usable one is taken.
+    channels: dict[Kind, tuple[Channel, ...]]
+    template: str = ""  # defaults to the step's name
+    tone: Tone | None = None  # None: the stage x tier matrix (D2)
+    requires_legal: bool = False  # D19: only for customers flagged legal-authorised
+
+    @model_validator(mode="after")
+    def _channels_for_both_kinds(self) -> CadenceStep:
+        for kind in ("business", "individual"):
+            if not self.channels.get(kind):
+                raise ValueError(f"step {self.name!r} has no channels for {kind} customers")
+        return self
+
+    @property
+    def template_name(self) -> str:
+        return self.template or self.name
+
+    def day_for(self, tier: TierName) -> int:
+        return self.tier_day.get(tier, self.day)
+
+
+class CadencePolicy(_Strict):
+    steps: tuple[CadenceStep, ...]
+
+    @field_validator("steps")
+    @classmethod
+    def _unique_names(cls, steps: tuple[CadenceStep, ...]) -> tuple[CadenceStep, ...]:
+        names = [s.name for s in steps]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"step names must be unique: {', '.join(dupes)}")
+        if not steps:
+            raise ValueError("at least one step is needed")
+        return steps
+
+
+class PlanningPolicy(_Strict):
+    horizon_hours: int = Field(24, ge=1, le=24 * 14)
+    tick_minutes: int = Field(15, ge=1, le=60)  # sweeps that wake in the same tick run once
+    expire_after_hours: int = Field(72, ge=1)  # pending drafts this long past their slot
+    sms_max_segments: int = Field(3, ge=1, le=10)
+    offer_waiver_percent: int = Field(50, ge=0, le=100)
+    final_days: int = Field(5, ge=3, le=30)
+    broken_promises_to_escalate: int = Field(2, ge=1)  # D21
+    auto_approve_fallback: bool = False
+
+
+class LintPolicy(_Strict):
+    """D14, C3, C4: words a message must not use, and the opt-out lines an SMS must keep."""
+
+    legal_words: tuple[str, ...] = (
+        "起诉", "诉讼", "法院", "法律程序", "法律途径", "律师", "征信", "拘留", "坐牢", "判刑",
+        "强制执行", "黑名单", "支付令", "仲裁",
+        "lawsuit", "sue", "court", "legal action", "legal proceedings", "lawyer",
+        "attorney", "credit bureau", "credit report", "arrest", "jail", "prison",
+        "garnish", "blacklist",
+    )  # fmt: skip
+    insult_words: tuple[str, ...] = (
+        "老赖", "骗子", "无耻", "垃圾", "废物", "不要脸", "赖账",
+        "deadbeat", "liar", "scum", "idiot", "stupid", "loser", "thief", "cheat",
+    )  # fmt: skip
+    impersonation_words: tuple[str, ...] = (
+        "公安", "警察", "检察院", "法官", "政府通知",
+        "police", "sheriff", "fbi", "government agency", "judge",
+    )  # fmt: skip
+    third_party_words: tuple[str, ...] = (
+        "家人", "父母", "配偶", "同事", "朋友", "亲属", "担保人", "单位领导",
+        "your family", "your employer", "your relatives", "your colleagues",
+        "your neighbours", "your neighbors", "your spouse", "guarantor",
+    )  # fmt: skip
+    subject_words: tuple[str, ...] = (
+        "欠款", "催收", "逾期", "欠债", "debt", "overdue", "collection", "delinquent",
+    )  # fmt: skip
+    opt_out_lines: dict[str, str] = Field(
+        default_factory=lambda: {"zh-CN": "回复TD退订", "en": "Reply STOP to opt out"}
+    )
+
+
+class Creditor(_Strict):
+    """Who the messages come from, per locale."""
+
+    name: dict[str, str]
+    contact: str
+    # Where customers pay when an invoice carries no link of its own.
+    payment_url: str = "https://pay.example.com/c/{customer_id}"
+
+    def name_for(self, locale: str) -> str:
+        return self.name.get(locale) or next(iter(self.name.values()))
+
+
 class Policy(_Strict):
     stages: StagePolicy = StagePolicy()
     penalty: PenaltyPolicy = PenaltyPolicy()
@@ -210,3 +311,7 @@ class Policy(_Strict):
     calendar: CalendarPolicy = CalendarPolicy()
     flags: FlagPolicy = FlagPolicy()
     aging: AgingPolicy = AgingPolicy()
+    cadence: CadencePolicy | None = None
+    planning: PlanningPolicy = PlanningPolicy()
+    lint: LintPolicy = LintPolicy()
+    creditor: Creditor = Creditor(name={"zh-CN": "notifier", "en": "notifier"}, contact="")

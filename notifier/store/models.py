@@ -8,7 +8,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from notifier.store.types import DecimalText, UTCDateTime
@@ -37,6 +46,9 @@ class Customer(SQLModel, table=True):
     sms_opt_out: bool = False
     email_opt_out: bool = False
     phone_invalid: bool = False
+    # D4, D21: escalation moves the customer from its collector to a manager.
+    escalated_at: datetime | None = _utc(nullable=True)
+    escalation_reason: str | None = None
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
 
@@ -153,3 +165,115 @@ class Event(SQLModel, table=True):
     customer_id: str | None = Field(default=None, max_length=64)
     actor: str | None = Field(default=None, max_length=64)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Reminder(SQLModel, table=True):
+    """One message to one customer for one cadence step of one overdue cycle (D7).
+
+    The UNIQUE (customer, step, cycle) key makes every planning run idempotent: a re-run
+    or a concurrent run inserts nothing twice. Status moves forward only:
+    pending_approval -> approved | rejected | cancelled | expired;
+    approved -> sending -> sent -> delivered | failed, or unknown after a crash mid-send.
+    """
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "step", "cycle", name="uq_reminders_customer_step_cycle"),
+        Index("ix_reminders_status_slot", "status", "slot_start"),
+        Index("ix_reminders_customer", "customer_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: str = Field(
+        sa_column=Column(String(64), ForeignKey("customers.id"), nullable=False)
+    )
+    step: str = Field(max_length=40)
+    cycle: str = Field(max_length=80)  # the oldest open item and its due date
+    channel: str = Field(max_length=8)  # sms | email
+    address: str = Field(max_length=254)  # where it goes, fixed when drafted
+    status: str = Field(default="pending_approval", max_length=20)
+    stage: str = Field(max_length=10)
+    tier: str = Field(max_length=1)
+    tone: str = Field(max_length=10)
+    locale: str = Field(max_length=8)
+    window: str = Field(max_length=40)
+    slot_start: datetime = _utc()
+    slot_end: datetime = _utc()
+    subject: str | None = None
+    body: str
+    html: str | None = None
+    segments: int | None = None
+    # What the text states, to lint edits against the data (D14).
+    facts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    lint: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    fallback_of: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("reminders.id"), nullable=True, unique=True),
+    )
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+    decided_by: str | None = Field(default=None, max_length=64)
+    decided_at: datetime | None = _utc(nullable=True)
+    reason: str | None = None  # why rejected, cancelled, re-slotted or failed
+    version: int = 1
+
+
+class ReminderEdit(SQLModel, table=True):
+    """D13: every reviewer edit, who and when, before and after."""
+
+    __tablename__ = "reminder_edits"
+
+    id: int | None = Field(default=None, primary_key=True)
+    reminder_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("reminders.id"), nullable=False, index=True)
+    )
+    edited_by: str = Field(max_length=64)
+    edited_at: datetime = _utc()
+    subject_before: str | None = None
+    subject_after: str | None = None
+    body_before: str
+    body_after: str
+
+
+class SweepTick(SQLModel, table=True):
+    """One run of a sweep for one tick of the clock; UNIQUE (sweep, slot) means two
+    processes that wake for the same tick run it once."""
+
+    __tablename__ = "sweep_ticks"
+    __table_args__ = (UniqueConstraint("sweep", "slot", name="uq_sweep_ticks_sweep_slot"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    sweep: str = Field(max_length=20)
+    slot: datetime = _utc()
+    started_at: datetime = _utc()
+    finished_at: datetime | None = _utc(nullable=True)
+    worker: str = Field(max_length=100)
+    report: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class User(SQLModel, table=True):
+    """A person who reviews, collects, manages or administers (D4, D13)."""
+
+    __tablename__ = "users"
+
+    name: str = Field(primary_key=True, max_length=64)
+    role: str = Field(max_length=16)  # reviewer | collector | manager | admin
+    password_hash: str | None = None
+    locale: str = Field(default="zh-CN", max_length=8)
+    timezone: str = Field(default="Asia/Shanghai", max_length=64)
+    active: bool = True
+    created_at: datetime = _utc()
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for the JSON API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_sha256: str = Field(max_length=64, unique=True)
+    user_name: str = Field(
+        sa_column=Column(String(64), ForeignKey("users.name"), nullable=False, index=True)
+    )
+    created_at: datetime = _utc()
+    revoked_at: datetime | None = _utc(nullable=True)

@@ -34,7 +34,11 @@ def test_partial_payment_lowers_the_penalty_from_the_day_after_it() -> None:
 
 def test_receivable_rate_overrides_the_default() -> None:
     invoice = Item(
-        "I1", Decimal("1000"), date(2026, 1, 1), date(2026, 2, 1), penalty_rate_daily=Decimal("0.001")
+        "I1",
+        Decimal("1000"),
+        date(2026, 1, 1),
+        date(2026, 2, 1),
+        penalty_rate_daily=Decimal("0.001"),
     )
     assert penalty_so_far(invoice, date(2026, 2, 11), RATE) == Decimal("10.00")
 

@@ -144,8 +144,16 @@ AGING = AgingPolicy()
 
 @pytest.mark.parametrize(
     ("days", "bucket"),
-    [(-1, "not_due"), (0, "0-30"), (30, "0-30"), (31, "31-60"), (60, "31-60"), (61, "61-90"),
-     (90, "61-90"), (91, "90+")],
+    [
+        (-1, "not_due"),
+        (0, "0-30"),
+        (30, "0-30"),
+        (31, "31-60"),
+        (60, "31-60"),
+        (61, "61-90"),
+        (90, "61-90"),
+        (91, "90+"),
+    ],
 )
 def test_aging_buckets(days: int, bucket: str) -> None:
     assert bucket_for(days, AGING) == bucket

@@ -1,0 +1,187 @@
+"""D14: the content rules every draft and every reviewer edit must pass.
+
+- amounts and dates must be the real ones (those of the customer's items, totals,
+  penalty, offer and the dates offered);
+- no threat of an action not decided: legal words only for legal-authorised customers;
+- no insults, no impersonating authorities, no third party named;
+- the SMS opt-out line stays (C3) and the SMS fits its segment limit;
+- subject lines stay neutral (C4).
+Words are the policy's (``[lint]`` in config/notifier.toml), so a team can extend them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from notifier.domain.policy import LintPolicy
+
+
+@dataclass(frozen=True)
+class LintFacts:
+    """What a message about this customer may state."""
+
+    amounts: frozenset[Decimal]
+    dates: frozenset[date]
+    legal_authorised: bool
+    channel: str  # sms | email
+    locale: str
+    ignore: tuple[str, ...] = field(default=())  # ids, phone numbers: not amounts
+
+
+@dataclass(frozen=True)
+class LintProblem:
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.message}"
+
+
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_MONEY = re.compile(
+    r"(?P<cur>[¥￥$€£]|CN¥|RMB|CNY|USD|EUR|GBP)?\s?"
+    r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+(?=\s?万)|\d+\.\d{2}(?!\d)|\d+)"
+    r"(?P<suffix>\s?(?:元|万元|yuan|RMB|CNY|USD|EUR|GBP))?",
+    re.IGNORECASE,
+)
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+_MONTH_NUM = {
+    name: i
+    for i, names in enumerate(
+        [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"),
+         ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
+         ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
+         ("dec", "december")],
+        start=1,
+    )
+    for name in names
+}  # fmt: skip
+_DATES = [
+    (re.compile(r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})"), "ymd"),
+    (re.compile(r"(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})"), "ymd"),
+    (re.compile(r"(?P<y>\d{4})\s?年\s?(?P<m>\d{1,2})\s?月\s?(?P<d>\d{1,2})\s?日"), "ymd"),
+    (re.compile(r"(?<!\d)(?P<m>\d{1,2})\s?月\s?(?P<d>\d{1,2})\s?日"), "md"),
+    (re.compile(rf"(?P<d>\d{{1,2}})\s(?P<mon>{_MONTHS})\.?,?\s(?P<y>\d{{4}})", re.I), "dmony"),
+    (re.compile(rf"(?P<mon>{_MONTHS})\.?\s(?P<d>\d{{1,2}}),?\s(?P<y>\d{{4}})", re.I), "dmony"),
+]
+_PERCENT = re.compile(r"\d+(?:\.\d+)?\s?[%％]")
+
+
+def lint(
+    body: str,
+    facts: LintFacts,
+    policy: LintPolicy,
+    *,
+    subject: str | None = None,
+    segments: int | None = None,
+    max_segments: int | None = None,
+) -> list[LintProblem]:
+    """Every rule the text breaks; an empty list means it may be approved."""
+    problems: list[LintProblem] = []
+    text = body if subject is None else f"{subject}\n{body}"
+    lowered = text.lower()
+
+    if not facts.legal_authorised:
+        problems += _words("legal_threat", lowered, policy.legal_words,
+                           "legal action is not decided for this customer")  # fmt: skip
+    problems += _words("insult", lowered, policy.insult_words, "insulting wording")
+    problems += _words("impersonation", lowered, policy.impersonation_words,
+                       "must not speak as or invoke an authority")  # fmt: skip
+    problems += _words("third_party", lowered, policy.third_party_words,
+                       "only the debtor may be addressed or named")  # fmt: skip
+    if subject is not None:
+        problems += _words("subject_not_neutral", subject.lower(), policy.subject_words,
+                           "the subject line must not reveal a debt to a bystander")  # fmt: skip
+
+    stripped, found_dates = _extract_dates(_URL.sub(" ", text))
+    for day in sorted(found_dates - facts.dates):
+        problems.append(
+            LintProblem("wrong_date", f"{day.isoformat()} is none of this customer's dates")
+        )
+    for token in facts.ignore:
+        if token:
+            stripped = stripped.replace(token, " ")
+    stripped = _PERCENT.sub(" ", stripped)
+    for amount, raw in _amounts(stripped):
+        if amount not in facts.amounts:
+            problems.append(LintProblem("wrong_amount", f"{raw.strip()} matches no amount owed"))
+
+    if facts.channel == "sms":
+        line = policy.opt_out_lines.get(facts.locale)
+        if line and line.lower() not in lowered:
+            problems.append(
+                LintProblem("opt_out_missing", f"the SMS must keep the opt-out line {line!r}")
+            )
+        if segments is not None and max_segments is not None and segments > max_segments:
+            problems.append(
+                LintProblem("sms_too_long", f"{segments} segments, at most {max_segments}")
+            )
+    return problems
+
+
+def _words(rule: str, lowered: str, words: Iterable[str], why: str) -> list[LintProblem]:
+    hits = []
+    for word in words:
+        w = word.lower()
+        # Latin words match whole words only ("sue" must not hit "issue"); CJK by substring.
+        pattern = rf"(?<![a-z]){re.escape(w)}(?![a-z])" if w.isascii() else re.escape(w)
+        if re.search(pattern, lowered):
+            hits.append(word)
+    if not hits:
+        return []
+    return [LintProblem(rule, f"{', '.join(repr(h) for h in hits)}: {why}")]
+
+
+def _extract_dates(text: str) -> tuple[str, set[date]]:
+    found: set[date] = set()
+    for pattern, kind in _DATES:
+        for match in pattern.finditer(text):
+            parts = match.groupdict()
+            try:
+                month = _MONTH_NUM[parts["mon"].lower()] if kind == "dmony" else int(parts["m"])
+                year = int(parts["y"]) if "y" in parts and parts.get("y") else None
+                if year is None:
+                    continue  # month/day without a year: checked via the full form only
+                found.add(date(year, month, int(parts["d"])))
+            except (ValueError, KeyError):
+                continue
+        text = pattern.sub(" ", text)
+    return text, found
+
+
+def _amounts(text: str) -> list[tuple[Decimal, str]]:
+    """Money-looking numbers: with a currency sign or unit, a thousands separator or
+    exactly two decimals, or four digits and more. Smaller bare integers are counts of
+    items or days."""
+    result = []
+    for match in _MONEY.finditer(text):
+        num = match.group("num")
+        has_unit = bool(match.group("cur") or match.group("suffix"))
+        looks_money = (
+            has_unit
+            or "," in num
+            or re.fullmatch(r"\d+\.\d{2}", num) is not None
+            or (num.isdigit() and len(num) >= 4)
+        )
+        if not looks_money:
+            continue
+        try:
+            value = Decimal(num.replace(",", ""))
+        except InvalidOperation:
+            continue
+        suffix = (match.group("suffix") or "").strip()
+        if suffix == "万元":
+            value *= 10_000
+        result.append((value.quantize(Decimal("0.01")), match.group(0)))
+    return result
+
+
+def facts_amounts(values: Iterable[Decimal]) -> frozenset[Decimal]:
+    return frozenset(Decimal(v).quantize(Decimal("0.01")) for v in values)

@@ -1,0 +1,299 @@
+"""The approval queue (D12-D14): list, approve, reject and edit drafts. One service for the
+CLI and the HTTP API; every decision names its reviewer and lands in the event log.
+
+Nothing generated is sent without a person's approval. A draft that fails the content
+rules cannot be approved until it is edited; an edit that fails them is refused and the
+draft stays as it was. A draft approved after its slot has passed moves to the next slot
+(deferred, never sent late, never dropped).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from notifier.domain.calendar import CalendarNotPublished, WorkCalendar
+from notifier.domain.lint import LintProblem, lint
+from notifier.domain.policy import Channel, Policy
+from notifier.render import sms_segments
+from notifier.store.models import Customer, Event, Reminder, ReminderEdit
+from notifier.sweeps.compose import facts_from_json
+from notifier.sweeps.plan import COUNTED
+from notifier.sweeps.slotting import slot_for
+
+STATUSES = (
+    "pending_approval", "approved", "rejected", "sending", "sent", "delivered", "failed",
+    "unknown", "cancelled", "expired",
+)  # fmt: skip
+RESLOT_DAYS = 30
+
+
+class ReviewError(Exception):
+    """A review action that cannot be done; the message says why."""
+
+
+class DraftNotFound(ReviewError):
+    def __init__(self, reminder_id: int) -> None:
+        super().__init__(f"no draft with id {reminder_id}")
+
+
+class LintRefused(ReviewError):
+    def __init__(self, reminder_id: int, problems: Sequence[LintProblem | str]) -> None:
+        self.problems = [str(p) for p in problems]
+        super().__init__(
+            f"draft {reminder_id} breaks the content rules: " + "; ".join(self.problems)
+        )
+
+
+@dataclass(frozen=True)
+class DraftFilter:
+    status: str | None = None
+    channel: str | None = None
+    stage: str | None = None
+    tier: str | None = None
+    collector: str | None = None
+    slot_from: datetime | None = None
+    slot_to: datetime | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def list_drafts(session: Session, f: DraftFilter) -> list[Reminder]:
+    query = select(Reminder)
+    if f.status:
+        query = query.where(col(Reminder.status) == f.status)
+    if f.channel:
+        query = query.where(col(Reminder.channel) == f.channel)
+    if f.stage:
+        query = query.where(col(Reminder.stage) == f.stage)
+    if f.tier:
+        query = query.where(col(Reminder.tier) == f.tier)
+    if f.slot_from:
+        query = query.where(col(Reminder.slot_start) >= f.slot_from)
+    if f.slot_to:
+        query = query.where(col(Reminder.slot_start) < f.slot_to)
+    if f.collector:
+        query = query.join(Customer, col(Customer.id) == col(Reminder.customer_id)).where(
+            col(Customer.collector) == f.collector
+        )
+    query = (
+        query.order_by(col(Reminder.slot_start), col(Reminder.id)).limit(f.limit).offset(f.offset)
+    )
+    return list(session.scalars(query))
+
+
+def count_by_status(session: Session) -> dict[str, int]:
+    rows = session.execute(
+        select(col(Reminder.status), func.count()).group_by(col(Reminder.status))
+    )
+    return {str(status): int(n) for status, n in rows}
+
+
+def draft_json(r: Reminder) -> dict[str, Any]:
+    """A reminder as CONTRACT.md's `drafts --json` and the API show it."""
+    return {
+        "id": r.id,
+        "customer_id": r.customer_id,
+        "channel": r.channel,
+        "status": r.status,
+        "stage": r.stage,
+        "tier": r.tier,
+        "tone": r.tone,
+        "step": r.step,
+        "locale": r.locale,
+        "window": r.window,
+        "slot_start": r.slot_start.isoformat(),
+        "slot_end": r.slot_end.isoformat(),
+        "subject": r.subject,
+        "body": r.body,
+        "segments": r.segments,
+        "lint": r.lint,
+        "fallback_of": r.fallback_of,
+        "decided_by": r.decided_by,
+        "reason": r.reason,
+        "created_at": r.created_at.isoformat(),
+        "updated_at": r.updated_at.isoformat(),
+    }
+
+
+def _get(session: Session, reminder_id: int) -> Reminder:
+    reminder = session.get(Reminder, reminder_id, with_for_update=True)
+    if reminder is None:
+        raise DraftNotFound(reminder_id)
+    return reminder
+
+
+def _touch(r: Reminder, now: datetime) -> None:
+    r.updated_at = now
+    r.version += 1
+
+
+def approve(
+    session: Session,
+    ids: Sequence[int],
+    reviewer: str,
+    now: datetime,
+    policy: Policy,
+    calendar: WorkCalendar,
+) -> list[Reminder]:
+    """Approve drafts; all or none: one that cannot be approved refuses the whole call."""
+    reminders = [_get(session, i) for i in ids]
+    for r in reminders:
+        if r.status != "pending_approval":
+            raise ReviewError(f"draft {r.id} is {r.status}, only pending drafts can be approved")
+        if r.lint:
+            raise LintRefused(r.id or 0, r.lint)
+    for r in reminders:
+        r.status = "approved"
+        r.decided_by = reviewer
+        r.decided_at = now
+        _touch(r, now)
+        moved = _reslot_if_passed(session, r, now, policy, calendar)
+        data: dict[str, Any] = {"reminder_id": r.id}
+        if moved:
+            data["moved_to"] = moved
+        session.add(
+            Event(at=now, kind="approved", customer_id=r.customer_id, actor=reviewer, data=data)
+        )
+    return reminders
+
+
+def approve_all_pending(
+    session: Session, reviewer: str, now: datetime, policy: Policy, calendar: WorkCalendar,
+    f: DraftFilter | None = None,
+) -> tuple[list[Reminder], list[tuple[int, str]]]:  # fmt: skip
+    """Bulk approve every pending draft (matching ``f``); drafts that break the content
+    rules are left pending and reported, the rest approved."""
+    base = f or DraftFilter()
+    drafts = list_drafts(session, DraftFilter(**{**base.__dict__, "status": "pending_approval",
+                                                 "limit": 1_000_000}))  # fmt: skip
+    clean = [r.id for r in drafts if not r.lint and r.id is not None]
+    skipped = [(r.id or 0, "; ".join(r.lint)) for r in drafts if r.lint]
+    return approve(session, clean, reviewer, now, policy, calendar), skipped
+
+
+def _reslot_if_passed(
+    session: Session, r: Reminder, now: datetime, policy: Policy, calendar: WorkCalendar
+) -> str | None:
+    """D12: approved after its slot ended -> the next slot; never late, never dropped."""
+    if r.slot_end > now:
+        return None
+    customer = session.get(Customer, r.customer_id)
+    assert customer is not None
+    channel: Channel = "sms" if r.channel == "sms" else "email"
+    taken = list(
+        session.scalars(
+            select(col(Reminder.slot_start)).where(
+                col(Reminder.customer_id) == r.customer_id,
+                col(Reminder.channel) == r.channel,
+                col(Reminder.status).in_(COUNTED),
+                col(Reminder.id) != r.id,
+            )
+        )
+    )
+    try:
+        slot = slot_for(customer, channel, now, now + timedelta(days=RESLOT_DAYS),
+                        policy=policy, calendar=calendar, taken=taken)  # fmt: skip
+    except CalendarNotPublished as exc:
+        raise ReviewError(f"draft {r.id}: its slot has passed and {exc}") from exc
+    if slot is None:
+        raise ReviewError(
+            f"draft {r.id}: its slot has passed and no slot within {RESLOT_DAYS} days fits"
+        )
+    r.slot_start, r.slot_end, r.window = slot.start, slot.end, slot.window
+    return slot.start.isoformat()
+
+
+def reject(
+    session: Session, reminder_id: int, reviewer: str, reason: str, now: datetime
+) -> Reminder:
+    if not reason.strip():
+        raise ReviewError("a rejection needs a reason")
+    r = _get(session, reminder_id)
+    if r.status not in ("pending_approval", "approved"):
+        raise ReviewError(f"draft {r.id} is {r.status} and can no longer be rejected")
+    r.status = "rejected"
+    r.decided_by = reviewer
+    r.decided_at = now
+    r.reason = reason.strip()
+    _touch(r, now)
+    session.add(Event(at=now, kind="rejected", customer_id=r.customer_id, actor=reviewer,
+                      data={"reminder_id": r.id, "reason": r.reason}))  # fmt: skip
+    return r
+
+
+def check_text(
+    session: Session, r: Reminder, body: str, subject: str | None, policy: Policy
+) -> tuple[list[LintProblem], int | None]:
+    """The linter on a proposed text for this draft (used live by the editor too)."""
+    customer = session.get(Customer, r.customer_id)
+    assert customer is not None
+    channel: Channel = "sms" if r.channel == "sms" else "email"
+    facts = facts_from_json(r.facts, channel, customer.legal_authorised)
+    segments = sms_segments(body)[0] if channel == "sms" else None
+    problems = lint(body, facts, policy.lint,
+                    subject=subject if channel == "email" else None, segments=segments,
+                    max_segments=policy.planning.sms_max_segments)  # fmt: skip
+    return problems, segments
+
+
+def edit(
+    session: Session,
+    reminder_id: int,
+    reviewer: str,
+    body: str,
+    subject: str | None,
+    now: datetime,
+    policy: Policy,
+    expected_version: int | None = None,
+) -> Reminder:
+    """Replace the text of a pending draft; refused (draft unchanged) when it breaks the
+    content rules. The edit is kept with before and after (D13)."""
+    r = _get(session, reminder_id)
+    if r.status != "pending_approval":
+        raise ReviewError(f"draft {r.id} is {r.status}; only pending drafts can be edited")
+    if expected_version is not None and expected_version != r.version:
+        raise ReviewError(f"draft {r.id} changed meanwhile (version {r.version}); reload it")
+    body = body.strip("\n")
+    if not body.strip():
+        raise ReviewError("the body cannot be empty")
+    new_subject = subject if subject is not None else r.subject
+    if r.channel == "sms":
+        new_subject = None
+    problems, segments = check_text(session, r, body, new_subject, policy)
+    if problems:
+        raise LintRefused(reminder_id, problems)
+    session.add(ReminderEdit(reminder_id=r.id or 0, edited_by=reviewer, edited_at=now,
+                             subject_before=r.subject, subject_after=new_subject,
+                             body_before=r.body, body_after=body))  # fmt: skip
+    session.add(Event(at=now, kind="edited", customer_id=r.customer_id, actor=reviewer,
+                      data={"reminder_id": r.id}))  # fmt: skip
+    r.body, r.subject, r.segments = body, new_subject, segments
+    if r.channel == "email":
+        r.html = text_to_html(body)  # the HTML part follows the reviewer's text
+    r.lint = []
+    _touch(r, now)
+    return r
+
+
+def edits_of(session: Session, reminder_id: int) -> list[ReminderEdit]:
+    return list(
+        session.scalars(
+            select(ReminderEdit)
+            .where(col(ReminderEdit.reminder_id) == reminder_id)
+            .order_by(col(ReminderEdit.edited_at))
+        )
+    )
+
+
+def text_to_html(text: str) -> str:
+    """The HTML part of an edited e-mail: the reviewer's text, escaped, in paragraphs."""
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    body = "".join("<p>" + html.escape(p).replace("\n", "<br>") + "</p>" for p in paragraphs)
+    return f'<!doctype html><html><body style="font-family:sans-serif">{body}</body></html>'

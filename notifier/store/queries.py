@@ -1,0 +1,106 @@
+"""Read-side queries that turn rows into domain objects, set-based: one SELECT per table
+for a whole batch of customers, never one per customer."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import case, func, select
+from sqlmodel import Session, col
+
+from notifier.domain.items import Item, PaymentFact, cents_to_money
+from notifier.store.models import Customer, Dispute, Payment, Receivable
+
+BATCH = 2_000
+
+
+def get_customer(session: Session, customer_id: str) -> Customer | None:
+    return session.get(Customer, customer_id)
+
+
+def iter_customers(session: Session, batch: int = BATCH) -> Iterator[list[Customer]]:
+    """All customers in id order, a batch at a time (keyset pagination)."""
+    last = ""
+    while True:
+        rows = list(
+            session.scalars(
+                select(Customer)
+                .where(col(Customer.id) > last)
+                .order_by(col(Customer.id))
+                .limit(batch)
+            )
+        )
+        if not rows:
+            return
+        yield rows
+        last = rows[-1].id
+
+
+def items_for(session: Session, customer_ids: Sequence[str]) -> dict[str, list[Item]]:
+    """The receivables of these customers as domain items, with payments and disputes."""
+    if not customer_ids:
+        return {}
+    receivables = list(
+        session.scalars(select(Receivable).where(col(Receivable.customer_id).in_(customer_ids)))
+    )
+    invoice_ids = [r.id for r in receivables]
+    payments: dict[str, list[PaymentFact]] = defaultdict(list)
+    disputed: set[str] = set()
+    for chunk in _chunks(invoice_ids, BATCH):
+        for invoice_id, cents, paid_on in session.execute(
+            select(col(Payment.invoice_id), col(Payment.amount_cents), col(Payment.paid_on)).where(
+                col(Payment.invoice_id).in_(chunk)
+            )
+        ):
+            payments[invoice_id].append(PaymentFact(cents_to_money(cents), paid_on))
+        disputed.update(
+            session.scalars(
+                select(col(Dispute.invoice_id)).where(
+                    col(Dispute.invoice_id).in_(chunk),
+                    col(Dispute.resolved_at).is_(None),
+                )
+            )
+        )
+    result: dict[str, list[Item]] = {cid: [] for cid in customer_ids}
+    for r in receivables:
+        result[r.customer_id].append(
+            Item(
+                id=r.id,
+                amount=cents_to_money(r.amount_cents),
+                issued_on=r.issued_on,
+                due_on=r.due_on,
+                currency=r.currency,
+                payments=tuple(sorted(payments.get(r.id, ()), key=lambda p: p.paid_on)),
+                penalty_rate_daily=r.penalty_rate_daily,
+                disputed=r.id in disputed,
+                payment_url=r.payment_url,
+            )
+        )
+    return result
+
+
+def portfolio_outstanding(session: Session, day: date) -> Decimal:
+    """What all customers owe at the end of ``day`` (payments after it ignored)."""
+    paid = (
+        select(col(Payment.invoice_id), func.sum(col(Payment.amount_cents)).label("paid"))
+        .where(col(Payment.paid_on) <= day)
+        .group_by(col(Payment.invoice_id))
+        .subquery()
+    )
+    balance = col(Receivable.amount_cents) - func.coalesce(paid.c.paid, 0)
+    owed = case((balance > 0, balance), else_=0)  # an overpaid item owes nothing
+    total = session.scalar(
+        select(func.coalesce(func.sum(owed), 0))
+        .select_from(Receivable)
+        .outerjoin(paid, paid.c.invoice_id == col(Receivable.id))
+        .where(col(Receivable.issued_on) <= day)
+    )
+    return cents_to_money(int(total or 0))
+
+
+def _chunks(values: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

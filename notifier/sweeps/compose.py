@@ -1,0 +1,160 @@
+"""Compose one reminder: the message context from the customer's position, the rendered
+text, and the facts the linter checks it against (D7, D14, D15)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from notifier.domain.cadence import offer_pay_by, pay_options
+from notifier.domain.calendar import WorkCalendar
+from notifier.domain.lint import LintFacts, LintProblem, facts_amounts, lint
+from notifier.domain.policy import Channel, Policy
+from notifier.domain.position import Position
+from notifier.render import ItemLine, MessageContext, Renderer
+from notifier.store.models import Customer
+
+INSTALMENT_FIRST_SHARE = Decimal("0.30")  # seed 003: 3 instalments, the first one 30 %
+
+
+@dataclass(frozen=True)
+class Composed:
+    subject: str | None
+    body: str
+    html: str | None
+    segments: int | None
+    facts: dict[str, Any]
+    lint: list[LintProblem]
+
+
+def working_day_test(customer: Customer, calendar: WorkCalendar) -> Any:
+    if customer.kind == "business":
+        return lambda d: calendar.is_working_day(customer.country, d)
+    return lambda d: True
+
+
+def payment_url(customer: Customer, pos: Position, policy: Policy) -> str:
+    """The oldest open item's own payment link, else the creditor's portal for the customer."""
+    for open_item in pos.open_items:
+        if open_item.item.payment_url:
+            return open_item.item.payment_url
+    return policy.creditor.payment_url.format(customer_id=customer.id)
+
+
+def message_context(
+    customer: Customer,
+    pos: Position,
+    *,
+    step: str,
+    tone: str,
+    today: date,
+    policy: Policy,
+    calendar: WorkCalendar,
+    url: str,
+) -> MessageContext:
+    is_working = working_day_test(customer, calendar)
+    locale = customer.locale if customer.locale in ("zh-CN", "en") else "zh-CN"
+    rate = next(
+        (o.item.penalty_rate_daily for o in pos.open_items if o.item.penalty_rate_daily),
+        policy.penalty.default_daily_rate,
+    )
+    return MessageContext(
+        locale=locale,
+        tone=tone,
+        step=step,
+        customer_name=customer.name,
+        customer_kind=customer.kind,
+        creditor_name=policy.creditor.name_for(locale),
+        creditor_contact=policy.creditor.contact,
+        items=tuple(
+            ItemLine(
+                invoice_id=o.item.id,
+                issued_on=o.item.issued_on,
+                due_on=o.item.due_on,
+                days_overdue=o.days_overdue,
+                outstanding=o.outstanding,
+                penalty=o.penalty,
+                currency=o.item.currency,
+            )
+            for o in pos.open_items
+        ),
+        currency=pos.currency or pos.open_items[0].item.currency,
+        total_outstanding=pos.total_outstanding,
+        overdue_count=len(pos.overdue_items),
+        total_overdue=pos.total_overdue,
+        max_days_overdue=pos.max_days_overdue,
+        total_penalty=pos.total_penalty,
+        penalty_rate_daily=rate,
+        payment_url=url,
+        pay_options=pay_options(today, is_working),
+        legal_authorised=customer.legal_authorised,
+        offer_waiver_percent=policy.planning.offer_waiver_percent,
+        offer_pay_by=offer_pay_by(today, is_working),
+        final_days=policy.planning.final_days,
+    )
+
+
+def lint_facts(
+    ctx: MessageContext, channel: Channel, extra_ignore: tuple[str, ...] = ()
+) -> LintFacts:
+    """Every amount and date a message built from ``ctx`` may truthfully state."""
+    amounts: list[Decimal] = [ctx.total_outstanding, ctx.total_overdue, ctx.total_penalty]
+    for line in ctx.items:
+        amounts += [line.outstanding, line.penalty, line.outstanding + line.penalty]
+    waived = ctx.total_penalty * ctx.offer_waiver_percent / 100
+    first = ctx.total_outstanding * INSTALMENT_FIRST_SHARE
+    amounts += [
+        waived,
+        ctx.total_penalty - waived,
+        ctx.total_outstanding + ctx.total_penalty,
+        ctx.total_overdue + ctx.total_penalty,
+        first,
+        (ctx.total_outstanding - first) / 2,
+    ]
+    dates = {*ctx.pay_options, *(i.due_on for i in ctx.items), *(i.issued_on for i in ctx.items)}
+    if ctx.offer_pay_by:
+        dates.add(ctx.offer_pay_by)
+    ignore = (*(i.invoice_id for i in ctx.items), ctx.creditor_contact, *extra_ignore)
+    return LintFacts(
+        amounts=facts_amounts(amounts),
+        dates=frozenset(dates),
+        legal_authorised=ctx.legal_authorised,
+        channel=channel,
+        locale=ctx.locale,
+        ignore=tuple(sorted(set(ignore), key=len, reverse=True)),
+    )
+
+
+def facts_to_json(facts: LintFacts) -> dict[str, Any]:
+    return {
+        "amounts": sorted(str(a) for a in facts.amounts),
+        "dates": sorted(d.isoformat() for d in facts.dates),
+        "ignore": list(facts.ignore),
+        "locale": facts.locale,
+    }
+
+
+def facts_from_json(data: dict[str, Any], channel: Channel, legal_authorised: bool) -> LintFacts:
+    return LintFacts(
+        amounts=frozenset(Decimal(a) for a in data.get("amounts", ())),
+        dates=frozenset(date.fromisoformat(d) for d in data.get("dates", ())),
+        legal_authorised=legal_authorised,
+        channel=channel,
+        locale=str(data.get("locale", "zh-CN")),
+        ignore=tuple(data.get("ignore", ())),
+    )
+
+
+def compose(ctx: MessageContext, channel: Channel, renderer: Renderer, policy: Policy) -> Composed:
+    facts = lint_facts(ctx, channel)
+    max_segments = policy.planning.sms_max_segments
+    if channel == "sms":
+        sms = renderer.sms(ctx)
+        problems = lint(sms.body, facts, policy.lint, segments=sms.segments,
+                        max_segments=max_segments)  # fmt: skip
+        return Composed(None, sms.body, None, sms.segments, facts_to_json(facts), problems)
+    email = renderer.email(ctx)
+    problems = lint(email.text, facts, policy.lint, subject=email.subject)
+    return Composed(email.subject, email.text, email.html, None, facts_to_json(facts), problems)

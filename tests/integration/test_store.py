@@ -1,0 +1,102 @@
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlmodel import select
+
+from notifier.store.db import make_engine, unit_of_work
+from notifier.store.migrate import current_revision, is_current, upgrade
+from notifier.store.models import Customer, Event, Payment, Receivable
+from notifier.store.queries import items_for, portfolio_outstanding
+
+NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+
+
+def add_customer(session: object, cid: str = "C1") -> None:
+    session.add(  # type: ignore[attr-defined]
+        Customer(id=cid, name="上海星辰贸易", kind="business", phone="+8613912345678",
+                 created_at=NOW, updated_at=NOW)
+    )  # fmt: skip
+
+
+def add_receivable(session: object, rid: str, cents: int, due: date, cid: str = "C1") -> None:
+    session.add(  # type: ignore[attr-defined]
+        Receivable(id=rid, customer_id=cid, amount_cents=cents, issued_on=due - timedelta(days=30),
+                   due_on=due, created_at=NOW, updated_at=NOW)
+    )  # fmt: skip
+
+
+def test_init_creates_the_schema_and_a_second_run_changes_nothing(db_url: str) -> None:
+    engine = make_engine(db_url)
+    assert current_revision(engine) is None
+    before, after = upgrade(engine)
+    assert before is None and is_current(engine)
+    assert upgrade(engine) == (after, after)
+
+
+def test_sqlite_runs_with_wal_busy_timeout_and_foreign_keys(engine: Engine) -> None:
+    with engine.connect() as c:
+        assert c.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert c.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert c.execute(text("PRAGMA busy_timeout")).scalar() == 30000
+
+
+def test_receivable_of_unknown_customer_is_refused(engine: Engine) -> None:
+    with pytest.raises(IntegrityError), unit_of_work(engine) as s:
+        add_receivable(s, "R1", 100, date(2026, 3, 1), cid="nobody")
+
+
+def test_events_are_append_only(engine: Engine) -> None:
+    with unit_of_work(engine) as s:
+        s.add(Event(at=NOW, kind="import", data={"rows": 3}))
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as c:
+        c.execute(text("UPDATE events SET kind = 'forged'"))
+
+
+def test_times_are_stored_in_utc_and_read_back_aware(engine: Engine) -> None:
+    shanghai = timezone(timedelta(hours=8))
+    with unit_of_work(engine) as s:
+        s.add(Event(at=datetime(2026, 3, 2, 9, 0, tzinfo=shanghai), kind="x", data={}))
+    with engine.connect() as c:
+        assert c.execute(text("SELECT at FROM events")).scalar() == "2026-03-02 01:00:00.000000"
+    with unit_of_work(engine) as s:
+        event = s.exec(select(Event)).one()
+        assert event.at == datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+        assert event.at.tzinfo is not None
+
+
+def test_naive_datetime_is_refused(engine: Engine) -> None:
+    with pytest.raises(Exception, match="naive datetime"), unit_of_work(engine) as s:
+        s.add(Event(at=datetime(2026, 3, 2, 9, 0), kind="x", data={}))
+
+
+def test_items_carry_payments_and_rates_exactly(engine: Engine) -> None:
+    with unit_of_work(engine) as s:
+        add_customer(s)
+        add_receivable(s, "R1", 8_600_000, date(2026, 2, 25))
+        s.flush()
+        s.get(Receivable, "R1").penalty_rate_daily = Decimal("0.00033")  # type: ignore[union-attr]
+        s.add(Payment(id="P1", invoice_id="R1", amount_cents=100_050, paid_on=date(2026, 2, 27),
+                      created_at=NOW, updated_at=NOW))  # fmt: skip
+    with unit_of_work(engine) as s:
+        [item] = items_for(s, ["C1"])["C1"]
+    assert item.amount == Decimal("86000.00")
+    assert item.penalty_rate_daily == Decimal("0.00033")
+    assert item.outstanding_on(date(2026, 3, 2)) == Decimal("84999.50")
+
+
+def test_portfolio_outstanding_ignores_later_payments_and_overpayment(engine: Engine) -> None:
+    with unit_of_work(engine) as s:
+        add_customer(s)
+        add_receivable(s, "R1", 10_000, date(2026, 2, 1))
+        add_receivable(s, "R2", 20_000, date(2026, 2, 1))
+        s.flush()
+        s.add(Payment(id="P1", invoice_id="R1", amount_cents=4_000, paid_on=date(2026, 2, 10),
+                      created_at=NOW, updated_at=NOW))  # fmt: skip
+        s.add(Payment(id="P2", invoice_id="R2", amount_cents=20_000, paid_on=date(2026, 3, 10),
+                      created_at=NOW, updated_at=NOW))  # fmt: skip
+    with unit_of_work(engine) as s:
+        assert portfolio_outstanding(s, date(2026, 3, 1)) == Decimal("260.00")
+        assert portfolio_outstanding(s, date(2026, 3, 10)) == Decimal("60.00")

@@ -1,0 +1,109 @@
+from datetime import date
+from decimal import Decimal
+
+from notifier.domain.lint import LintFacts, facts_amounts, lint
+from notifier.domain.policy import LintPolicy
+
+POLICY = LintPolicy()
+
+
+def facts(channel: str = "sms", locale: str = "zh-CN", legal: bool = False) -> LintFacts:
+    return LintFacts(
+        amounts=facts_amounts([Decimal("86000"), Decimal("56000"), Decimal("140")]),
+        dates=frozenset({date(2026, 3, 1), date(2026, 3, 11), date(2026, 3, 13)}),
+        legal_authorised=legal,
+        channel=channel,
+        locale=locale,
+        ignore=("INV-2026-0001", "400-820-0000"),
+    )
+
+
+GOOD_ZH = (
+    "王经理您好,贵司3笔账款共计¥86,000.00未结清,其中2笔已到期5天(¥56,000.00),"
+    "罚息¥140.00。您看2026年3月11日还是2026年3月13日方便安排付款?"
+    "付款:https://pay.example.cn/x/123456 咨询400-820-0000 回复TD退订"
+)
+
+
+def rules(problems: list[object]) -> set[str]:
+    return {p.rule for p in problems}  # type: ignore[attr-defined]
+
+
+def test_a_correct_message_passes() -> None:
+    assert lint(GOOD_ZH, facts(), POLICY, segments=2, max_segments=3) == []
+
+
+def test_an_amount_that_is_not_owed_is_refused() -> None:
+    problems = lint(GOOD_ZH.replace("¥86,000.00", "¥96,000.00"), facts(), POLICY)
+    assert rules(problems) == {"wrong_amount"}
+    assert "96,000.00" in str(problems[0])
+
+
+def test_amount_in_wan_yuan_is_understood() -> None:
+    assert lint(GOOD_ZH + " 合计8.6万元", facts(), POLICY) == []
+    assert rules(lint(GOOD_ZH + " 合计9.6万元", facts(), POLICY)) == {"wrong_amount"}
+
+
+def test_a_date_that_is_not_offered_is_refused() -> None:
+    problems = lint(GOOD_ZH.replace("2026年3月13日", "2026年3月20日"), facts(), POLICY)
+    assert rules(problems) == {"wrong_date"}
+    assert "2026-03-20" in str(problems[0])
+
+
+def test_english_dates_are_checked_too() -> None:
+    text = "Could you pay by 11 March 2026 or March 13, 2026? Reply STOP to opt out"
+    assert lint(text, facts(locale="en"), POLICY) == []
+    bad = text.replace("11 March 2026", "12 March 2026")
+    assert rules(lint(bad, facts(locale="en"), POLICY)) == {"wrong_date"}
+
+
+def test_legal_threat_refused_unless_customer_is_legal_authorised() -> None:
+    text = GOOD_ZH + " 逾期将起诉至法院。"
+    problems = lint(text, facts(), POLICY)
+    assert rules(problems) == {"legal_threat"}
+    assert "起诉" in str(problems[0]) and "法院" in str(problems[0])
+    assert lint(text, facts(legal=True), POLICY) == []
+
+
+def test_english_legal_words_match_whole_words_only() -> None:
+    ok = "We issue this statement as a courtesy. Reply STOP to opt out"
+    assert lint(ok, facts(locale="en"), POLICY) == []
+    bad = "We will sue you in court. Reply STOP to opt out"
+    assert rules(lint(bad, facts(locale="en"), POLICY)) == {"legal_threat"}
+
+
+def test_insults_impersonation_and_third_parties_are_refused_even_for_legal_customers() -> None:
+    text = GOOD_ZH + " 你这个老赖,公安已介入,我们会通知你的家人。"
+    assert rules(lint(text, facts(legal=True), POLICY)) == {
+        "insult",
+        "impersonation",
+        "third_party",
+    }
+
+
+def test_sms_without_opt_out_line_is_refused() -> None:
+    problems = lint(GOOD_ZH.replace("回复TD退订", ""), facts(), POLICY)
+    assert rules(problems) == {"opt_out_missing"}
+
+
+def test_email_needs_no_sms_opt_out_line() -> None:
+    body = GOOD_ZH.replace("回复TD退订", "")
+    assert lint(body, facts(channel="email"), POLICY, subject="星辰供应链 对账单") == []
+
+
+def test_subject_must_not_reveal_a_debt() -> None:
+    problems = lint("...", facts(channel="email"), POLICY, subject="Your overdue debt")
+    assert rules(problems) == {"subject_not_neutral"}
+
+
+def test_sms_over_its_segment_limit_is_refused() -> None:
+    problems = lint(GOOD_ZH, facts(), POLICY, segments=4, max_segments=3)
+    assert rules(problems) == {"sms_too_long"}
+
+
+def test_counts_days_percentages_ids_and_links_are_not_amounts() -> None:
+    text = (
+        "3 items, 2 are 45 days overdue; 0.05% per day. Invoice INV-2026-0001. "
+        "Pay at https://pay.example.com/i/99999.99 or call 400-820-0000. Reply STOP to opt out"
+    )
+    assert lint(text, facts(locale="en"), POLICY) == []
