@@ -28,14 +28,29 @@ format: install
 test: lint
 	$(BIN)/pytest
 
+DEMO_AT ?= 2026-03-02T08:00:00+08:00
+DEMO_USER ?= reviewer
+DEMO_PASSWORD ?= demo-reviewer-2026
+N := $(BIN)/notifier --db sqlite:///./$(DEMO_DB)
+
 demo: install
 	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
-	$(BIN)/notifier --db sqlite:///./$(DEMO_DB) init
-	$(BIN)/notifier --db sqlite:///./$(DEMO_DB) import customers samples/customers.csv
-	$(BIN)/notifier --db sqlite:///./$(DEMO_DB) import receivables samples/receivables.csv
-	$(BIN)/notifier --db sqlite:///./$(DEMO_DB) import payments samples/payments.csv
-	$(BIN)/notifier --db sqlite:///./$(DEMO_DB) report aging --at 2026-03-02
-	$(BIN)/notifier --db sqlite:///./$(DEMO_DB) explain C001 --at 2026-03-02T10:00:00+08:00
+	$(N) init
+	$(N) import customers samples/customers.csv
+	$(N) import receivables samples/receivables.csv
+	$(N) import payments samples/payments.csv
+	$(N) report aging --at 2026-03-02
+	$(N) explain C001 --at $(DEMO_AT)
+	$(N) plan --at $(DEMO_AT)
+	$(N) drafts --status pending_approval
+	$(N) user add $(DEMO_USER) --role reviewer --password $(DEMO_PASSWORD) --locale en
+	@echo
+	@echo "  notifier demo on http://127.0.0.1:8000  (sample portfolio replayed at $(DEMO_AT))"
+	@echo "  reviewer login: $(DEMO_USER) / $(DEMO_PASSWORD)"
+	@echo "  API token:      $$($(N) token create $(DEMO_USER))"
+	@echo "  try: curl -H 'Authorization: Bearer <token>' http://127.0.0.1:8000/api/drafts"
+	@echo
+	$(N) serve --host 127.0.0.1 --port 8000
 
 clean:
 	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache $(DEMO_DB)*

@@ -58,6 +58,7 @@ class DraftFilter:
     stage: str | None = None
     tier: str | None = None
     collector: str | None = None
+    customer_id: str | None = None
     slot_from: datetime | None = None
     slot_to: datetime | None = None
     limit: int = 50
@@ -74,6 +75,8 @@ def list_drafts(session: Session, f: DraftFilter) -> list[Reminder]:
         query = query.where(col(Reminder.stage) == f.stage)
     if f.tier:
         query = query.where(col(Reminder.tier) == f.tier)
+    if f.customer_id:
+        query = query.where(col(Reminder.customer_id) == f.customer_id)
     if f.slot_from:
         query = query.where(col(Reminder.slot_start) >= f.slot_from)
     if f.slot_to:
@@ -120,6 +123,13 @@ def draft_json(r: Reminder) -> dict[str, Any]:
         "created_at": r.created_at.isoformat(),
         "updated_at": r.updated_at.isoformat(),
     }
+
+
+def get_draft(session: Session, reminder_id: int) -> Reminder:
+    reminder = session.get(Reminder, reminder_id)
+    if reminder is None:
+        raise DraftNotFound(reminder_id)
+    return reminder
 
 
 def _get(session: Session, reminder_id: int) -> Reminder:

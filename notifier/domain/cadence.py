@@ -42,11 +42,14 @@ def due_step(
     no step is due yet or that step was already drafted in this cycle.
 
     Earlier rungs that were missed (the customer was paused, or imported late) are not
-    sent as a backlog: the customer hears the message that fits today.
+    sent as a backlog: the customer hears the message that fits today. A pre-due step
+    (day <= 0) is over once the due date has passed: its text speaks of a coming date.
     """
     ladder = eligible_steps(steps, tier, legal_authorised)
     reached = [i for i, s in enumerate(ladder) if s.day_for(tier) <= days_overdue]
     if not reached:
+        return None
+    if days_overdue > 0 and ladder[reached[-1]].day_for(tier) <= 0:
         return None
     index = min(reached[-1] + broken_promises, len(ladder) - 1)
     step = ladder[index]

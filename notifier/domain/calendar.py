@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import sys
 from datetime import date
-from importlib.metadata import version
 from functools import lru_cache
+from importlib.metadata import version
 
 import holidays
 

@@ -24,7 +24,7 @@ def weekdays(day: date) -> bool:
 
 @pytest.mark.parametrize(
     ("days", "expected"),
-    [(-4, None), (-3, "pre_due"), (2, "pre_due"), (3, "friendly"), (10, "offer"),
+    [(-4, None), (-3, "pre_due"), (0, "pre_due"), (2, None), (3, "friendly"), (10, "offer"),
      (20, "formal_notice"), (31, "instalment_offer"), (45, "instalment_offer"),
      (61, "consequences"), (91, "final_notice"), (300, "final_notice")],
 )  # fmt: skip
