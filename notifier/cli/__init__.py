@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import sys
 
-from notifier.cli import data, queue, service  # noqa: F401  (commands register themselves)
+import notifier.cli.data
+import notifier.cli.queue
+import notifier.cli.service  # noqa: F401  (the command modules register themselves)
 from notifier.cli.app import app
 from notifier.cli.shell import InvalidInput, err
 from notifier.review import ReviewError

@@ -11,8 +11,10 @@ from decimal import Decimal
 from sqlalchemy import case, func, select
 from sqlmodel import Session, col
 
+from notifier.domain.instalments import Instalment, allocate
 from notifier.domain.items import Item, PaymentFact, cents_to_money
-from notifier.store.models import Customer, Dispute, Payment, Receivable
+from notifier.store.models import Customer, Dispute, InstalmentPlan, Payment, Receivable
+from notifier.store.models import Instalment as InstalmentRow
 
 BATCH = 2_000
 
@@ -65,7 +67,10 @@ def items_for(session: Session, customer_ids: Sequence[str]) -> dict[str, list[I
             )
         )
     result: dict[str, list[Item]] = {cid: [] for cid in customer_ids}
+    _add_plan_items(session, receivables, payments, result)
     for r in receivables:
+        if r.plan_id is not None:
+            continue  # rescheduled: its plan's instalments fall due instead (D20)
         result[r.customer_id].append(
             Item(
                 id=r.id,
@@ -80,6 +85,38 @@ def items_for(session: Session, customer_ids: Sequence[str]) -> dict[str, list[I
             )
         )
     return result
+
+
+def _add_plan_items(
+    session: Session,
+    receivables: list[Receivable],
+    payments: dict[str, list[PaymentFact]],
+    result: dict[str, list[Item]],
+) -> None:
+    """D20: the instalments of the customers' plans as items, paid by the payments made
+    against the plan's receivables since the plan began."""
+    plan_ids = sorted({r.plan_id for r in receivables if r.plan_id is not None})
+    if not plan_ids:
+        return
+    plans = {
+        p.id: p
+        for p in session.scalars(select(InstalmentPlan).where(col(InstalmentPlan.id).in_(plan_ids)))
+    }
+    schedule: dict[int, list[Instalment]] = defaultdict(list)
+    for row in session.scalars(
+        select(InstalmentRow).where(col(InstalmentRow.plan_id).in_(plan_ids))
+    ):
+        schedule[row.plan_id].append(
+            Instalment(row.seq, cents_to_money(row.amount_cents), row.due_on)
+        )
+    for plan_id, plan in plans.items():
+        assert plan_id is not None
+        started = plan.created_at.date()
+        members = [r for r in receivables if r.plan_id == plan_id]
+        paid = [p for r in members for p in payments.get(r.id, ()) if p.paid_on >= started]
+        result[plan.customer_id].extend(
+            allocate(f"PLAN{plan_id}", schedule[plan_id], paid, started, members[0].currency)
+        )
 
 
 def portfolio_outstanding(session: Session, day: date) -> Decimal:

@@ -133,7 +133,10 @@ def test_approving_after_the_slot_moves_the_draft_to_the_next_slot(
 
 
 def test_reject_needs_a_reason(client: TestClient, reviewer: dict[str, str]) -> None:
-    assert client.post("/api/drafts/2/reject", json={"reason": ""}, headers=reviewer).status_code == 422
+    assert (
+        client.post("/api/drafts/2/reject", json={"reason": ""}, headers=reviewer).status_code
+        == 422
+    )
     done = client.post("/api/drafts/2/reject", json={"reason": "customer called"}, headers=reviewer)
     assert done.json()["status"] == "rejected" and done.json()["reason"] == "customer called"
 
@@ -159,11 +162,10 @@ def test_edit_that_passes_is_kept_with_before_and_after(
     better = "王经理您好，" + original["body"]
     lint = client.post(f"/api/drafts/{draft_id}/lint", json={"body": better}, headers=reviewer)
     assert lint.json()["problems"] == []
-    saved = client.patch(f"/api/drafts/{draft_id}",
-                         json={"body": better, "version": original["version"]}, headers=reviewer)  # fmt: skip
+    change = {"body": better, "version": original["version"]}
+    saved = client.patch(f"/api/drafts/{draft_id}", json=change, headers=reviewer)
     assert saved.status_code == 200 and saved.json()["body"] == better
-    stale = client.patch(f"/api/drafts/{draft_id}",
-                         json={"body": better, "version": original["version"]}, headers=reviewer)  # fmt: skip
+    stale = client.patch(f"/api/drafts/{draft_id}", json=change, headers=reviewer)
     assert stale.status_code == 409  # someone changed it meanwhile
     with unit_of_work(engine) as s:
         [edit] = s.scalars(select(ReminderEdit)).all()

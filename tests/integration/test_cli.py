@@ -3,24 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run(*args: str, db: str | None = None) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "notifier"]
-    if db:
-        cmd += ["--db", db]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFIER_")}
-    return subprocess.run(
-        [*cmd, *args], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env
-    )
+from tests.support import ROOT, run
 
 
 @pytest.fixture

@@ -1,0 +1,110 @@
+"""The approval queue from the command line, as an operator drives it: a real process and
+a real SQLite file with the sample portfolio, time given with --at."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support import run
+
+AT = "2026-03-02T08:00:00+08:00"
+LATE = "2026-03-02T23:00:00+08:00"
+
+
+@pytest.fixture
+def planned(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    assert run("init", db=url).returncode == 0
+    for kind in ("customers", "receivables", "payments"):
+        assert run("import", kind, f"samples/{kind}.csv", db=url).returncode == 0
+    result = run("plan", "--at", AT, db=url)
+    assert result.returncode == 0, result.stderr
+    return url
+
+
+def drafts(db: str, *args: str) -> list[dict[str, object]]:
+    result = run("drafts", "--json", *args, db=db)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert isinstance(data, list)
+    return data
+
+
+def test_plan_drafts_pending_reminders_in_the_contract_shape(planned: str) -> None:
+    rows = drafts(planned)
+    assert rows, "the sample portfolio has customers due a reminder on 2026-03-02"
+    for row in rows:
+        assert row["status"] == "pending_approval"
+        assert row["channel"] in ("sms", "email")
+        assert row["fallback_of"] is None
+        assert str(row["slot_start"]).endswith("+00:00") and row["slot_end"] > row["slot_start"]
+        assert row["body"] and row["stage"] and row["tone"] and row["step"]
+        assert (row["subject"] is None) == (row["channel"] == "sms")
+
+
+def test_replanning_the_same_instant_creates_nothing(planned: str) -> None:
+    before = drafts(planned)
+    again = run("plan", "--at", AT, "--json", db=planned)
+    assert again.returncode == 0 and json.loads(again.stdout)["drafted"] == 0
+    assert drafts(planned) == before
+
+
+def test_approve_reject_and_status_filter(planned: str) -> None:
+    rows = drafts(planned)
+    first, second = rows[0]["id"], rows[1]["id"]
+    ok = run("approve", str(first), "--as", "wang", "--at", AT, db=planned)
+    assert ok.returncode == 0, ok.stderr
+    no = run("reject", str(second), "--reason", "customer paid by phone", "--at", AT, db=planned)
+    assert no.returncode == 0, no.stderr
+    approved = drafts(planned, "--status", "approved")
+    assert [r["id"] for r in approved] == [first]
+    assert [r["id"] for r in drafts(planned, "--status", "rejected")] == [second]
+    twice = run("approve", str(first), "--at", AT, db=planned)
+    assert twice.returncode == 1 and "approved" in twice.stderr
+
+
+def test_approve_after_the_slot_defers_to_the_next_slot(planned: str) -> None:
+    row = drafts(planned)[0]
+    result = run("approve", str(row["id"]), "--at", LATE, db=planned)
+    assert result.returncode == 0, result.stderr
+    [after] = [r for r in drafts(planned) if r["id"] == row["id"]]
+    assert after["status"] == "approved" and after["slot_start"] > row["slot_start"]
+
+
+def test_edit_refuses_a_threat_and_accepts_a_clean_text(planned: str, tmp_path: Path) -> None:
+    sms = next(r for r in drafts(planned) if r["channel"] == "sms")
+    threat = tmp_path / "threat.txt"
+    threat.write_text(str(sms["body"]) + "\n否则我们将起诉你。", encoding="utf-8")
+    refused = run("edit", str(sms["id"]), "--body-file", str(threat), db=planned)
+    assert refused.returncode == 1 and "legal_threat" in refused.stderr
+    [unchanged] = [r for r in drafts(planned) if r["id"] == sms["id"]]
+    assert unchanged["body"] == sms["body"]
+    clean = tmp_path / "clean.txt"
+    clean.write_text("您好，" + str(sms["body"]), encoding="utf-8")
+    accepted = run("edit", str(sms["id"]), "--body-file", str(clean), db=planned)
+    assert accepted.returncode == 0, accepted.stderr
+    [edited] = [r for r in drafts(planned) if r["id"] == sms["id"]]
+    assert str(edited["body"]).startswith("您好，")
+
+
+def test_approve_all_and_unknown_status_is_a_usage_error(planned: str) -> None:
+    result = run("approve", "--all", "--at", AT, db=planned)
+    assert result.returncode == 0, result.stderr
+    assert drafts(planned, "--status", "pending_approval") == []
+    assert run("drafts", "--status", "nonsense", db=planned).returncode == 2
+    assert run("approve", db=planned).returncode == 2
+
+
+def test_user_and_token_commands(planned: str) -> None:
+    added = run("user", "add", "zhao", "--role", "reviewer", "--password", "long enough pw",
+                db=planned)  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    token = run("token", "create", "zhao", db=planned)
+    assert token.returncode == 0 and token.stdout.strip().startswith("ntf_")
+    assert run("token", "create", "nobody", db=planned).returncode == 1
+    bad_role = run("user", "add", "x1", "--role", "boss", "--password", "long enough pw",
+                   db=planned)  # fmt: skip
+    assert bad_role.returncode == 2
