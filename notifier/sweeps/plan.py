@@ -258,7 +258,31 @@ def _plan_batch(
                   data={"reminder_id": row["id"], "step": row["step"], "channel": row["channel"],
                         "slot_start": row["slot_start"].isoformat()})
         )  # fmt: skip
+    _supersede(data.live, inserted, now, events, report)
     session.add_all(events)
+
+
+def _supersede(
+    live: list[Reminder],
+    inserted: list[dict[str, Any]],
+    now: datetime,
+    events: list[Event],
+    report: PlanReport,
+) -> None:
+    """A newer step replaces an older one not yet sent: the customer hears the message
+    that fits today, not two in a row (and never the milder one after the firmer)."""
+    newest = {row["customer_id"]: row["step"] for row in inserted}
+    for r in live:
+        step = newest.get(r.customer_id)
+        if step is None or r.step == step or r.fallback_of is not None or r.status not in LIVE:
+            continue
+        r.status = "cancelled"
+        r.reason = f"superseded by the {step} step"
+        r.updated_at = now
+        r.version += 1
+        report.cancelled += 1
+        events.append(Event(at=now, kind="cancelled", customer_id=r.customer_id, actor="planner",
+                            data={"reminder_id": r.id, "reason": r.reason}))  # fmt: skip
 
 
 def _promises(

@@ -54,7 +54,9 @@ def ctx(policy: Policy) -> SweepContext:
     return SweepContext(policy=policy, calendar=WorkCalendar(policy.calendar), renderer=Renderer())
 
 
-def hours(start: datetime, end: datetime, step: timedelta = timedelta(hours=1)) -> Iterator[datetime]:
+def hours(
+    start: datetime, end: datetime, step: timedelta = timedelta(hours=1)
+) -> Iterator[datetime]:
     while start <= end:
         yield start
         start += step
@@ -219,10 +221,20 @@ def test_replay_sep_30_to_oct_8_waits_for_the_first_working_day(
     golden_week: Engine, ctx: SweepContext
 ) -> None:
     replay(golden_week, ctx, datetime(2026, 9, 30, 0, 0, tzinfo=SHANGHAI),
-           datetime(2026, 10, 8, 23, 0, tzinfo=SHANGHAI))  # fmt: skip
+           datetime(2026, 10, 7, 23, 0, tzinfo=SHANGHAI))  # fmt: skip
     found = by_customer(drafts(golden_week))
-    [biz] = found["BIZ"]
+    [biz] = found["BIZ"]  # day +3 fell on National Day: no slot until the first workday
     assert biz.step == "friendly"
     assert biz.slot_start.astimezone(SHANGHAI) == datetime(2026, 10, 8, 14, 0, tzinfo=SHANGHAI)
-    [ind] = found["IND"]
+    [ind] = found["IND"]  # individuals: any day, 19:00
     assert ind.slot_start.astimezone(SHANGHAI) == datetime(2026, 10, 1, 19, 0, tzinfo=SHANGHAI)
+
+
+def test_a_newer_step_supersedes_the_unsent_older_one(
+    golden_week: Engine, ctx: SweepContext
+) -> None:
+    replay(golden_week, ctx, datetime(2026, 9, 30, 0, 0, tzinfo=SHANGHAI),
+           datetime(2026, 10, 8, 23, 0, tzinfo=SHANGHAI))  # fmt: skip
+    friendly, offer = by_customer(drafts(golden_week))["BIZ"]
+    assert offer.step == "offer" and offer.status == "pending_approval"  # day +10 on 10-08
+    assert friendly.status == "cancelled" and friendly.reason == "superseded by the offer step"

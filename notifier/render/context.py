@@ -1,0 +1,125 @@
+"""What a message may say: the facts of one customer's position, as the templates see them.
+
+``compose.message_context`` builds a :class:`MessageContext`; the derived amounts below are
+computed exactly as ``compose.lint_facts`` computes the amounts a message may state, so a
+template that prints them passes the content linter (D14). The linter compares amounts
+after rounding to the cent, as the ``money`` filter rounds them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+# Seed 003: three instalments, the first one 30 % of the total, the other two equal.
+INSTALMENT_FIRST_SHARE = Decimal("0.30")
+TONES = ("friendly", "neutral", "firm", "formal")
+
+
+@dataclass(frozen=True)
+class ItemLine:
+    """One open invoice as a message lists it."""
+
+    invoice_id: str
+    issued_on: date
+    due_on: date
+    days_overdue: int  # negative before the due date, 0 on it
+    outstanding: Decimal
+    penalty: Decimal
+    currency: str
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.days_overdue > 0
+
+    @property
+    def total_due(self) -> Decimal:
+        """Outstanding principal plus the penalty so far on this item."""
+        return self.outstanding + self.penalty
+
+
+@dataclass(frozen=True)
+class MessageContext:
+    """Everything a template may use; the keyword names are those compose.py passes."""
+
+    locale: str  # "zh-CN" | "en"
+    tone: str  # friendly | neutral | firm | formal
+    step: str  # the template name: pre_due, friendly, offer, ..., fallback, thank_you
+    customer_name: str
+    customer_kind: str  # business | individual
+    creditor_name: str
+    creditor_contact: str
+    items: tuple[ItemLine, ...]  # oldest due first
+    currency: str
+    total_outstanding: Decimal
+    overdue_count: int
+    total_overdue: Decimal
+    max_days_overdue: int
+    total_penalty: Decimal
+    penalty_rate_daily: Decimal
+    payment_url: str
+    pay_options: tuple[date, date]
+    legal_authorised: bool
+    offer_waiver_percent: int
+    offer_pay_by: date
+    final_days: int
+
+    @property
+    def is_business(self) -> bool:
+        return self.customer_kind == "business"
+
+    @property
+    def open_count(self) -> int:
+        return len(self.items)
+
+    @property
+    def overdue_items(self) -> tuple[ItemLine, ...]:
+        return tuple(i for i in self.items if i.is_overdue)
+
+    @property
+    def next_due(self) -> ItemLine | None:
+        """The first item not yet past its due date (the one a pre-due reminder is about)."""
+        upcoming = [i for i in self.items if not i.is_overdue]
+        return min(upcoming, key=lambda i: (i.due_on, i.invoice_id)) if upcoming else None
+
+    @property
+    def waived_penalty(self) -> Decimal:
+        """D23: the part of the penalty the offer waives."""
+        return self.total_penalty * self.offer_waiver_percent / 100
+
+    @property
+    def penalty_after_waiver(self) -> Decimal:
+        return self.total_penalty - self.waived_penalty
+
+    @property
+    def total_with_penalty(self) -> Decimal:
+        return self.total_outstanding + self.total_penalty
+
+    @property
+    def overdue_with_penalty(self) -> Decimal:
+        return self.total_overdue + self.total_penalty
+
+    @property
+    def instalment_first(self) -> Decimal:
+        return self.total_outstanding * INSTALMENT_FIRST_SHARE
+
+    @property
+    def instalment_rest(self) -> Decimal:
+        """Each of the two instalments after the first."""
+        return (self.total_outstanding - self.instalment_first) / 2
+
+    def template_vars(self) -> dict[str, Any]:
+        """The fields and the derived values, as template variables."""
+        values: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in DERIVED:
+            values[name] = getattr(self, name)
+        return values
+
+
+DERIVED = (
+    "is_business", "open_count", "overdue_items", "next_due", "waived_penalty",
+    "penalty_after_waiver", "total_with_penalty", "overdue_with_penalty",
+    "instalment_first", "instalment_rest",
+)  # fmt: skip
