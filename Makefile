@@ -14,6 +14,11 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
+# Prism (Twilio's OpenAPI spec served as a mock) for the channel tests; Node from the machine.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
 install: $(BIN)/.installed
 
 lint: install
@@ -25,7 +30,7 @@ format: install
 	$(BIN)/ruff format notifier tests
 	$(BIN)/ruff check --fix notifier tests
 
-test: lint
+test: lint node_modules/.installed
 	$(BIN)/pytest
 
 DEMO_AT ?= 2026-03-02T08:00:00+08:00
@@ -53,4 +58,4 @@ demo: install
 	$(N) serve --host 127.0.0.1 --port 8000
 
 clean:
-	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache $(DEMO_DB)*
+	rm -rf $(VENV) node_modules *.egg-info .mypy_cache .ruff_cache .pytest_cache $(DEMO_DB)*

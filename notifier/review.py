@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -24,14 +24,12 @@ from notifier.domain.policy import Channel, Policy
 from notifier.render import sms_segments
 from notifier.store.models import Customer, Event, Reminder, ReminderEdit
 from notifier.sweeps.compose import facts_from_json
-from notifier.sweeps.plan import COUNTED
-from notifier.sweeps.slotting import slot_for
+from notifier.sweeps.slotting import RESLOT_DAYS, reslot
 
 STATUSES = (
     "pending_approval", "approved", "rejected", "sending", "sent", "delivered", "failed",
     "unknown", "cancelled", "expired",
 )  # fmt: skip
-RESLOT_DAYS = 30
 
 
 class ReviewError(Exception):
@@ -194,29 +192,14 @@ def _reslot_if_passed(
     """D12: approved after its slot ended -> the next slot; never late, never dropped."""
     if r.slot_end > now:
         return None
-    customer = session.get(Customer, r.customer_id)
-    assert customer is not None
-    channel: Channel = "sms" if r.channel == "sms" else "email"
-    taken = list(
-        session.scalars(
-            select(col(Reminder.slot_start)).where(
-                col(Reminder.customer_id) == r.customer_id,
-                col(Reminder.channel) == r.channel,
-                col(Reminder.status).in_(COUNTED),
-                col(Reminder.id) != r.id,
-            )
-        )
-    )
     try:
-        slot = slot_for(customer, channel, now, now + timedelta(days=RESLOT_DAYS),
-                        policy=policy, calendar=calendar, taken=taken)  # fmt: skip
+        slot = reslot(session, r, now, policy, calendar)
     except CalendarNotPublished as exc:
         raise ReviewError(f"draft {r.id}: its slot has passed and {exc}") from exc
     if slot is None:
         raise ReviewError(
             f"draft {r.id}: its slot has passed and no slot within {RESLOT_DAYS} days fits"
         )
-    r.slot_start, r.slot_end, r.window = slot.start, slot.end, slot.window
     return slot.start.isoformat()
 
 

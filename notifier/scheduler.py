@@ -9,7 +9,8 @@ tick runs once across all of them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -18,9 +19,13 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 
+from notifier.channels import Channel
 from notifier.sweeps.context import SweepContext
+from notifier.sweeps.deliver import deliver
 from notifier.sweeps.expire import expire
+from notifier.sweeps.fallback import fallback
 from notifier.sweeps.plan import plan
+from notifier.tracking import Tracker
 
 log = logging.getLogger("notifier.scheduler")
 Clock = Callable[[], datetime]
@@ -43,25 +48,49 @@ def _expire_job(engine: Engine, ctx: SweepContext, clock: Clock) -> None:
         log.info("expire: %s drafts expired", n)
 
 
-def sweeps(engine: Engine, ctx: SweepContext, clock: Clock) -> dict[str, Callable[[], None]]:
-    """The sweeps the clock runs, by job id."""
+def _deliver_job(engine: Engine, ctx: SweepContext, clock: Clock, wire: Wiring) -> None:
+    report = deliver(engine, clock(), ctx, wire.channels(), wire.tracker)
+    if report.claimed or report.unknown or report.deferred:
+        log.info("deliver: %s", report.as_dict())
+
+
+def _fallback_job(engine: Engine, ctx: SweepContext, clock: Clock) -> None:
+    report = fallback(engine, clock(), ctx)
+    if report.drafted:
+        log.info("fallback: %s SMS drafted", report.drafted)
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """How the delivery sweep reaches the world: fresh channels per run, the tracker."""
+
+    channels: Callable[[], Mapping[str, Channel]]
+    tracker: Tracker
+
+
+def sweeps(
+    engine: Engine, ctx: SweepContext, clock: Clock, wire: Wiring
+) -> dict[str, tuple[Callable[[], None], str]]:
+    """The sweeps the clock runs, by job id, with their cron minute field."""
+    tick = f"*/{ctx.policy.planning.tick_minutes}"
     return {
-        "plan": lambda: _plan_job(engine, ctx, clock),
-        "expire": lambda: _expire_job(engine, ctx, clock),
+        "plan": (lambda: _plan_job(engine, ctx, clock), tick),
+        "expire": (lambda: _expire_job(engine, ctx, clock), tick),
+        "fallback": (lambda: _fallback_job(engine, ctx, clock), tick),
+        "deliver": (lambda: _deliver_job(engine, ctx, clock, wire), "*"),  # every minute
     }
 
 
 def build_scheduler(
-    engine: Engine, ctx: SweepContext, *, blocking: bool, clock: Clock = utc_now
+    engine: Engine, ctx: SweepContext, wire: Wiring, *, blocking: bool, clock: Clock = utc_now
 ) -> BaseScheduler:
     scheduler: BaseScheduler = (
         BlockingScheduler(timezone=UTC) if blocking else BackgroundScheduler(timezone=UTC)
     )
-    minutes = ctx.policy.planning.tick_minutes
-    for job_id, func in sweeps(engine, ctx, clock).items():
+    for job_id, (func, minute) in sweeps(engine, ctx, clock, wire).items():
         scheduler.add_job(
             func,
-            CronTrigger(minute=f"*/{minutes}", timezone=UTC),
+            CronTrigger(minute=minute, timezone=UTC),
             id=job_id,
             name=job_id,
             replace_existing=True,

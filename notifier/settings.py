@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     secret_key: SecretStr = SecretStr("dev-only-secret-key")
     config_path: Path = DEFAULT_POLICY_PATH
+    # `capture` writes every message to files under capture_dir instead of sending it
+    # (demos, staging): nothing reaches Twilio or an SMTP server.
+    delivery_mode: Literal["live", "capture"] = "live"
+    capture_dir: Path = Path("outbox")
     twilio: TwilioSettings = TwilioSettings()
     smtp: SmtpSettings = SmtpSettings()
 

@@ -7,6 +7,7 @@ takes ``now`` as an argument, and ``--at`` replays any instant.
 
 - ``data.py``: init, import, explain, report aging
 - ``queue.py``: plan, drafts, approve, reject, edit
+- ``delivery.py``: deliver, fallback
 - ``service.py``: serve, worker, user add, token create
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import sys
 
 import notifier.cli.data
+import notifier.cli.delivery
 import notifier.cli.queue
 import notifier.cli.service  # noqa: F401  (the command modules register themselves)
 from notifier.cli.app import app

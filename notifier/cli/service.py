@@ -11,7 +11,7 @@ import uvicorn
 
 from notifier.cli.app import app, token_app, user_app
 from notifier.cli.shell import InvalidInput, out, shell_of
-from notifier.scheduler import build_scheduler
+from notifier.scheduler import Wiring, build_scheduler
 from notifier.store.db import unit_of_work
 from notifier.users import ROLES, UserError, add_user, create_token
 from notifier.web import create_app
@@ -35,7 +35,10 @@ def serve(
     _logging()
     engine = shell.ready_engine()
     web = create_app(shell.settings, shell.policy, engine)
-    clock = build_scheduler(engine, shell.sweep_context, blocking=False) if scheduler else None
+    wire = Wiring(shell.channels, shell.tracker)
+    clock = (
+        build_scheduler(engine, shell.sweep_context, wire, blocking=False) if scheduler else None
+    )
     if clock is not None:
         clock.start()
     try:
@@ -50,7 +53,8 @@ def worker(ctx: typer.Context) -> None:
     """The scheduler and its sweeps only, no web (run several, on several machines)."""
     shell = shell_of(ctx)
     _logging()
-    scheduler = build_scheduler(shell.ready_engine(), shell.sweep_context, blocking=True)
+    wire = Wiring(shell.channels, shell.tracker)
+    scheduler = build_scheduler(shell.ready_engine(), shell.sweep_context, wire, blocking=True)
     out.print(f"worker {shell.sweep_context.worker} running; Ctrl-C stops it")
     try:
         scheduler.start()

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from sqlalchemy import Engine
 
+from notifier.channels import Channel
 from notifier.domain.calendar import WorkCalendar
 from notifier.domain.policy import Policy
 from notifier.render import Renderer
@@ -19,6 +20,8 @@ from notifier.settings import Settings, load_policy, load_settings
 from notifier.store.db import make_engine
 from notifier.store.migrate import is_current
 from notifier.sweeps.context import SweepContext
+from notifier.tracking import Tracker
+from notifier.wiring import channels_for, tracker_for
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -57,6 +60,13 @@ class Shell:
     @cached_property
     def sweep_context(self) -> SweepContext:
         return SweepContext(policy=self.policy, calendar=self.calendar, renderer=Renderer())
+
+    @cached_property
+    def tracker(self) -> Tracker:
+        return tracker_for(self.settings)
+
+    def channels(self) -> dict[str, Channel]:
+        return channels_for(self.settings)
 
     def ready_engine(self) -> Engine:
         """The engine of a database whose schema is up to date; else a clear error."""

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from notifier.domain.policy import LintPolicy
 
@@ -130,13 +131,21 @@ def _words(rule: str, lowered: str, words: Iterable[str], why: str) -> list[Lint
     hits = []
     for word in words:
         w = word.lower()
-        # Latin words match whole words only ("sue" must not hit "issue"); CJK by substring.
-        pattern = rf"(?<![a-z]){re.escape(w)}(?![a-z])" if w.isascii() else re.escape(w)
-        if re.search(pattern, lowered):
+        if w not in lowered:
+            continue  # no pattern below can match without the word as a substring
+        pattern = _whole_word(w)
+        if pattern is None or pattern.search(lowered):
             hits.append(word)
     if not hits:
         return []
     return [LintProblem(rule, f"{', '.join(repr(h) for h in hits)}: {why}")]
+
+
+@lru_cache(maxsize=1024)
+def _whole_word(w: str) -> re.Pattern[str] | None:
+    """Latin words match whole words only ("sue" must not hit "issue"); CJK words match as
+    substrings (None: the substring test is the whole check). Compiled once per word."""
+    return re.compile(rf"(?<![a-z]){re.escape(w)}(?![a-z])") if w.isascii() else None
 
 
 def _extract_dates(text: str) -> tuple[str, set[date]]:

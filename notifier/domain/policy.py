@@ -257,6 +257,28 @@ class PlanningPolicy(_Strict):
     auto_approve_fallback: bool = False
 
 
+class DeliveryPolicy(_Strict):
+    """D12, D15-D17, C1-C3: how approved reminders go out and how reads are judged."""
+
+    batch: int = Field(200, ge=1, le=10_000)  # reminders claimed per sweep and worker
+    lease_seconds: int = Field(300, ge=10)  # a claim, or a send in flight, expires after this
+    retry_base_seconds: int = Field(30, ge=1)  # transient errors: base * 2^(attempt-1) + jitter
+    retry_max_seconds: int = Field(900, ge=1)
+    fallback_after_hours: int = Field(24, ge=1, le=24 * 14)  # D17: unread e-mail -> SMS
+    machine_open_seconds: int = Field(10, ge=0)  # D16: a pixel hit this soon is a prefetch
+    # D16: user agents of image proxies that fetch every pixel (not a person reading).
+    prefetch_agents: tuple[str, ...] = ("GoogleImageProxy", "YahooMailProxy", "ggpht.com")
+    # D16: Apple Mail Privacy Protection fetches through Apple's proxies, whose requests
+    # carry no identifiable agent; opens from these networks count as machine opens.
+    prefetch_networks: tuple[str, ...] = ("17.0.0.0/8",)
+    # C3: SMS keywords that opt out / back in (Twilio's own list plus Chinese 退订/TD).
+    stop_words: tuple[str, ...] = (
+        "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE",
+        "TD", "退订", "取消", "退订短信",
+    )  # fmt: skip
+    start_words: tuple[str, ...] = ("START", "UNSTOP", "YES", "订阅")
+
+
 class LintPolicy(_Strict):
     """D14, C3, C4: words a message must not use, and the opt-out lines an SMS must keep."""
 
@@ -313,5 +335,6 @@ class Policy(_Strict):
     aging: AgingPolicy = AgingPolicy()
     cadence: CadencePolicy | None = None
     planning: PlanningPolicy = PlanningPolicy()
+    delivery: DeliveryPolicy = DeliveryPolicy()
     lint: LintPolicy = LintPolicy()
     creditor: Creditor = Creditor(name={"zh-CN": "notifier", "en": "notifier"}, contact="")

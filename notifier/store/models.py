@@ -216,6 +216,19 @@ class Reminder(SQLModel, table=True):
     decided_at: datetime | None = _utc(nullable=True)
     reason: str | None = None  # why rejected, cancelled, re-slotted or failed
     version: int = 1
+    # Delivery (at-most-once): claimed with a lease, marked `sending` before the provider
+    # is called; a `sending` row whose lease ran out is `unknown` and goes to a person.
+    claimed_by: str | None = Field(default=None, max_length=100)
+    claimed_until: datetime | None = _utc(nullable=True)
+    attempts: int = 0
+    next_attempt_at: datetime | None = _utc(nullable=True)
+    provider_id: str | None = Field(default=None, max_length=200, index=True)
+    sent_at: datetime | None = _utc(nullable=True)
+    delivered_at: datetime | None = _utc(nullable=True)
+    # Read tracking (D16): the first human open, click and reply.
+    read_at: datetime | None = _utc(nullable=True)
+    clicked_at: datetime | None = _utc(nullable=True)
+    replied_at: datetime | None = _utc(nullable=True)
 
 
 class ReminderEdit(SQLModel, table=True):
@@ -233,6 +246,21 @@ class ReminderEdit(SQLModel, table=True):
     subject_after: str | None = None
     body_before: str
     body_after: str
+
+
+class OptOut(SQLModel, table=True):
+    """C3: an address that asked not to be contacted on a channel, honoured at once and
+    whichever customer record carries it; `active` turns off on START / re-subscribe."""
+
+    __tablename__ = "opt_outs"
+    __table_args__ = (UniqueConstraint("channel", "address", name="uq_opt_outs_channel_address"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=8)
+    address: str = Field(max_length=254)
+    active: bool = True
+    source: str = Field(max_length=40)  # twilio-stop, inbound-keyword, unsubscribe-link, ...
+    at: datetime = _utc()
 
 
 class SweepTick(SQLModel, table=True):

@@ -4,13 +4,20 @@ carries the channel (D9-D11), outside quiet hours (C1), within the frequency cap
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlmodel import Session, col
 
 from notifier.domain.calendar import WorkCalendar
 from notifier.domain.caps import within_caps
 from notifier.domain.policy import Channel, Policy
 from notifier.domain.slots import Slot, slots_between, windows_for
-from notifier.store.models import Customer
+from notifier.store.models import Customer, Reminder
+
+RESLOT_DAYS = 30
+# Statuses that occupy a place under the frequency caps (C2).
+COUNTED = ("pending_approval", "approved", "sending", "sent", "delivered", "unknown")
 
 
 def slot_for(
@@ -33,3 +40,28 @@ def slot_for(
         if slot.window in windows and within_caps(slot.start, taken, channel, policy.caps):
             return slot
     return None
+
+
+def reslot(
+    session: Session, r: Reminder, now: datetime, policy: Policy, calendar: WorkCalendar
+) -> Slot | None:
+    """Move ``r`` to the customer's next slot for its channel after ``now`` that the caps
+    allow (D12: deferred, never sent late, never dropped). None when none fits within
+    ``RESLOT_DAYS``; the reminder is then left as it was."""
+    customer = session.get(Customer, r.customer_id)
+    assert customer is not None
+    channel: Channel = "sms" if r.channel == "sms" else "email"
+    taken = session.scalars(
+        select(col(Reminder.slot_start)).where(
+            col(Reminder.customer_id) == r.customer_id,
+            col(Reminder.channel) == r.channel,
+            col(Reminder.status).in_(COUNTED),
+            col(Reminder.id) != r.id,
+        )
+    ).all()
+    slot = slot_for(customer, channel, now, now + timedelta(days=RESLOT_DAYS), policy=policy,
+                    calendar=calendar, taken=taken)  # fmt: skip
+    if slot is not None:
+        r.slot_start, r.slot_end, r.window = slot.start, slot.end, slot.window
+        r.next_attempt_at = None
+    return slot

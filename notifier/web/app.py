@@ -11,7 +11,8 @@ from sqlalchemy import Engine
 from notifier.domain.calendar import WorkCalendar
 from notifier.domain.policy import Policy
 from notifier.settings import Settings
-from notifier.web import api, ops
+from notifier.tracking import Tracker
+from notifier.web import api, hooks, ops
 from notifier.web.state import AppState
 
 
@@ -33,7 +34,10 @@ def create_app(
         description="Debt-collection reminders: approval queue, delivery tracking, reports.",
         version="0.1.0",
     )
-    app.state.notifier = AppState(settings, policy, WorkCalendar(policy.calendar), engine, clock)
+    tracker = Tracker(settings.secret_key.get_secret_value(), settings.public_url)
+    calendar = WorkCalendar(policy.calendar)
+    app.state.notifier = AppState(settings, policy, calendar, engine, clock, tracker)
     app.include_router(ops.router)
     app.include_router(api.router)
+    app.include_router(hooks.router)
     return app

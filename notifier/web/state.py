@@ -15,6 +15,7 @@ from notifier.domain.policy import Policy
 from notifier.settings import Settings
 from notifier.store.db import unit_of_work
 from notifier.store.models import User
+from notifier.tracking import Tracker
 from notifier.users import DECIDERS, user_for_token
 
 
@@ -25,6 +26,7 @@ class AppState:
     calendar: WorkCalendar
     engine: Engine
     clock: Callable[[], datetime]
+    tracker: Tracker
 
 
 def app_state(request: Request) -> AppState:

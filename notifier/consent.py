@@ -1,0 +1,53 @@
+"""C3, C6: who may be contacted on which channel. Opt-outs are honoured at once, per
+channel and per address (whichever customer record carries the address), from STOP words,
+unsubscribe links and the provider's own opt-out errors; START turns them back on."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from notifier.store.models import Customer, Event, OptOut
+
+
+def address_of(customer: Customer, channel: str) -> str | None:
+    return customer.phone if channel == "sms" else customer.email
+
+
+def opted_out(session: Session, customer: Customer, channel: str) -> str | None:
+    """Why this customer cannot be reached on ``channel`` now, or None (C3, C6)."""
+    address = address_of(customer, channel)
+    if not address:
+        return f"no {'phone number' if channel == 'sms' else 'e-mail address'} any more"
+    if channel == "sms" and customer.phone_invalid:
+        return "the phone number is invalid (provider error 21211)"
+    if (customer.sms_opt_out if channel == "sms" else customer.email_opt_out) or session.scalar(
+        select(col(OptOut.id)).where(
+            col(OptOut.channel) == channel, col(OptOut.address) == address, col(OptOut.active)
+        )
+    ):
+        return f"the customer opted out of {channel}"
+    return None
+
+
+def record_opt_out(
+    session: Session, channel: str, address: str, source: str, now: datetime, active: bool = True
+) -> None:
+    """C3: honour an opt-out (or a START) for this address, on every customer carrying it."""
+    row = session.scalar(
+        select(OptOut).where(col(OptOut.channel) == channel, col(OptOut.address) == address)
+    )
+    if row is None:
+        session.add(OptOut(channel=channel, address=address, active=active, source=source, at=now))
+    else:
+        row.active, row.source, row.at = active, source, now
+    field_name = "sms_opt_out" if channel == "sms" else "email_opt_out"
+    address_col = col(Customer.phone) if channel == "sms" else col(Customer.email)
+    for customer in session.scalars(select(Customer).where(address_col == address)):
+        setattr(customer, field_name, active)
+        customer.updated_at = now
+        kind = "opted_out" if active else "opted_in"
+        data = {"channel": channel}
+        session.add(Event(at=now, kind=kind, customer_id=customer.id, actor=source, data=data))

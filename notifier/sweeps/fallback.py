@@ -1,0 +1,140 @@
+"""The fallback sweep (D17): an e-mail delivered ``delivery.fallback_after_hours`` ago that
+nobody read (no human open, no click, no reply) and that no payment answered gets one SMS
+draft in the customer's next SMS slot. It goes through approval like every draft, unless
+the policy's ``auto_approve_fallback`` is on. Never two fallbacks for one e-mail: the SMS
+carries ``fallback_of`` (UNIQUE) and a step named after the e-mail."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlmodel import Session, col
+
+from notifier.consent import opted_out
+from notifier.domain.calendar import CalendarNotPublished
+from notifier.domain.items import local_date
+from notifier.domain.position import position
+from notifier.store.bulk import insert_ignoring_conflicts
+from notifier.store.db import unit_of_work
+from notifier.store.models import Customer, Event, Reminder
+from notifier.store.queries import items_for
+from notifier.sweeps.compose import compose, message_context, payment_url
+from notifier.sweeps.context import SweepContext
+from notifier.sweeps.slotting import RESLOT_DAYS, slot_for
+
+BATCH = 500
+
+
+@dataclass
+class FallbackReport:
+    at: datetime
+    drafted: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"at": self.at.isoformat(), "drafted": self.drafted, "skipped": dict(self.skipped)}
+
+
+def unread_emails(session: Session, now: datetime, hours: int) -> list[Reminder]:
+    followed = select(col(Reminder.fallback_of)).where(col(Reminder.fallback_of).is_not(None))
+    return list(
+        session.scalars(
+            select(Reminder)
+            .where(
+                col(Reminder.channel) == "email",
+                col(Reminder.status).in_(("sent", "delivered")),
+                col(Reminder.sent_at) <= now - timedelta(hours=hours),
+                col(Reminder.read_at).is_(None),
+                col(Reminder.clicked_at).is_(None),
+                col(Reminder.replied_at).is_(None),
+                col(Reminder.id).not_in(followed),
+            )
+            .order_by(col(Reminder.id))
+            .limit(BATCH)
+        )
+    )
+
+
+def fallback(engine: Engine, now: datetime, ctx: SweepContext) -> FallbackReport:
+    report = FallbackReport(at=now)
+    policy = ctx.policy
+    with unit_of_work(engine) as session:
+        emails = unread_emails(session, now, policy.delivery.fallback_after_hours)
+        customers = {
+            c.id: c
+            for c in session.scalars(
+                select(Customer).where(col(Customer.id).in_({e.customer_id for e in emails}))
+            )
+        }
+        items = items_for(session, list(customers))
+        rows: list[dict[str, Any]] = []
+        for email in emails:
+            row = _draft(session, email, customers[email.customer_id],
+                         items[email.customer_id], now, ctx, report)  # fmt: skip
+            if row is not None:
+                rows.append(row)
+        table = Reminder.__table__  # type: ignore[attr-defined]
+        key = ("customer_id", "step", "cycle")
+        returning = ("id", "customer_id", "fallback_of", "status")
+        inserted = insert_ignoring_conflicts(session, table, rows, key, returning=returning)
+        for row in inserted:
+            report.drafted += 1
+            data = {k: row[k] for k in ("fallback_of", "status")} | {"reminder_id": row["id"]}
+            session.add(Event(at=now, kind="fallback_drafted", customer_id=row["customer_id"],
+                              actor="fallback", data=data))  # fmt: skip
+    return report
+
+
+def _draft(
+    session: Session,
+    email: Reminder,
+    customer: Customer,
+    items: list[Any],
+    now: datetime,
+    ctx: SweepContext,
+    report: FallbackReport,
+) -> dict[str, Any] | None:
+    policy = ctx.policy
+    assert email.sent_at is not None
+    sent_day = local_date(email.sent_at, customer.timezone)
+    if any(p.paid_on >= sent_day for i in items for p in i.payments):
+        report.skipped["paid since the e-mail"] += 1
+        return None
+    today = local_date(now, customer.timezone)
+    pos = position([i for i in items if not i.disputed], today, policy.penalty.default_daily_rate)
+    if not pos.open_items:
+        report.skipped["nothing owed"] += 1
+        return None
+    if opted_out(session, customer, "sms"):
+        report.skipped["SMS not possible"] += 1
+        return None
+    try:
+        slot = slot_for(customer, "sms", now, now + timedelta(days=RESLOT_DAYS), policy=policy,
+                        calendar=ctx.calendar)  # fmt: skip
+    except CalendarNotPublished:
+        slot = None
+    if slot is None:
+        report.skipped["no SMS slot"] += 1
+        return None
+    message = message_context(customer, pos, step="fallback", tone=email.tone, today=today,
+                              policy=policy, calendar=ctx.calendar,
+                              url=payment_url(customer, pos, policy))  # fmt: skip
+    composed = compose(message, "sms", ctx.renderer, policy)
+    auto = policy.planning.auto_approve_fallback and not composed.lint
+    return {
+        "customer_id": customer.id, "step": f"fallback-{email.id}", "cycle": email.cycle,
+        "channel": "sms", "address": customer.phone, "fallback_of": email.id,
+        "status": "approved" if auto else "pending_approval",
+        "decided_by": "policy:auto_approve_fallback" if auto else None,
+        "decided_at": now if auto else None,
+        "stage": email.stage, "tier": email.tier, "tone": email.tone, "locale": message.locale,
+        "window": slot.window, "slot_start": slot.start, "slot_end": slot.end,
+        "subject": None, "body": composed.body, "html": None, "segments": composed.segments,
+        "facts": {**composed.facts, "total": str(pos.total_outstanding)},
+        "lint": [str(p) for p in composed.lint], "created_at": now, "updated_at": now,
+        "version": 1, "attempts": 0,
+    }  # fmt: skip
