@@ -118,6 +118,18 @@ def draft_json(r: Reminder) -> dict[str, Any]:
         "fallback_of": r.fallback_of,
         "decided_by": r.decided_by,
         "reason": r.reason,
+        "attempts": r.attempts,
+        "provider_id": r.provider_id,
+        **{
+            name: (value.isoformat() if value else None)
+            for name, value in (
+                ("sent_at", r.sent_at),
+                ("delivered_at", r.delivered_at),
+                ("read_at", r.read_at),
+                ("clicked_at", r.clicked_at),
+                ("replied_at", r.replied_at),
+            )
+        },  # fmt: skip
         "created_at": r.created_at.isoformat(),
         "updated_at": r.updated_at.isoformat(),
     }

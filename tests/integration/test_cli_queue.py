@@ -108,3 +108,26 @@ def test_user_and_token_commands(planned: str) -> None:
     bad_role = run("user", "add", "x1", "--role", "boss", "--password", "long enough pw",
                    db=planned)  # fmt: skip
     assert bad_role.returncode == 2
+
+
+def test_deliver_and_fallback_replay_with_the_local_capture(planned: str, tmp_path: Path) -> None:
+    env = {"NOTIFIER_DELIVERY_MODE": "capture", "NOTIFIER_CAPTURE_DIR": str(tmp_path / "out")}
+    assert run("approve", "--all", "--at", AT, db=planned).returncode == 0
+    rows = drafts(planned, "--status", "approved")
+    first_slot = min(str(r["slot_start"]) for r in rows)
+    early = run("deliver", "--at", AT, "--json", db=planned, env=env)
+    assert early.returncode == 0, early.stderr
+    assert json.loads(early.stdout)["sent"] == 0  # no slot is open at 08:00
+    at_slot = first_slot.replace("+00:00", "Z")
+    sent = json.loads(run("deliver", "--at", at_slot, "--json", db=planned, env=env).stdout)
+    assert sent["sent"] >= 1
+    again = json.loads(run("deliver", "--at", at_slot, "--json", db=planned, env=env).stdout)
+    assert again["sent"] == 0  # nothing twice
+    files = list((tmp_path / "out").rglob("*.json"))
+    assert len(files) == sent["sent"]
+    done = drafts(planned, "--status", "sent")
+    assert len(done) == sent["sent"] and all(r["sent_at"] and r["provider_id"] for r in done)
+    follow = run("fallback", "--at", "2026-03-04T12:00:00+08:00", "--json", db=planned)
+    assert follow.returncode == 0, follow.stderr
+    emails = sum(1 for r in done if r["channel"] == "email")
+    assert json.loads(follow.stdout)["drafted"] <= emails
