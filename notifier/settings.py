@@ -15,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from notifier.domain.policy import Policy
 
 DEFAULT_POLICY_PATH = Path("config/notifier.toml")
+# The policy shipped with the code, used when the working directory has no config/ of its
+# own (running `notifier` from another folder).
+SHIPPED_POLICY_PATH = Path(__file__).resolve().parent.parent / "config" / "notifier.toml"
 _PLACEHOLDERS = {"", "changeme", "change-me", "secret", "placeholder", "xxx", "todo"}
 
 
@@ -104,6 +107,8 @@ def load_settings(**overrides: object) -> Settings:
 def load_policy(path: Path | str = DEFAULT_POLICY_PATH) -> Policy:
     """Read and validate the policy file; errors name the file and the key."""
     path = Path(path)
+    if path == DEFAULT_POLICY_PATH and not path.exists() and SHIPPED_POLICY_PATH.exists():
+        path = SHIPPED_POLICY_PATH
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
