@@ -107,3 +107,13 @@ def test_counts_days_percentages_ids_and_links_are_not_amounts() -> None:
         "Pay at https://pay.example.com/i/99999.99 or call 400-820-0000. Reply STOP to opt out"
     )
     assert lint(text, facts(locale="en"), POLICY) == []
+
+
+def test_an_invoice_id_that_looks_like_a_date_is_not_taken_for_one() -> None:
+    dated = LintFacts(
+        amounts=facts_amounts([Decimal("86000")]), dates=frozenset({date(2026, 3, 11)}),
+        legal_authorised=False, channel="email", locale="zh-CN", ignore=("INV-2026-03-01",),
+    )  # fmt: skip
+    assert lint("发票INV-2026-03-01共¥86,000.00,请于2026年3月11日前付款。", dated, POLICY) == []
+    wrong = lint("发票INV-2026-03-01请于2026-03-12前付款。", dated, POLICY)
+    assert rules(wrong) == {"wrong_date"}
