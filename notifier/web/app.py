@@ -18,7 +18,7 @@ from notifier.settings import Settings
 from notifier.tracking import Tracker
 from notifier.web import api, hooks, ops
 from notifier.web.state import AppState
-from notifier.web.ui import auth, queue
+from notifier.web.ui import auth, customers, drafts, queue, reports
 from notifier.web.ui.session import LoginRequired, login_url
 
 
@@ -66,4 +66,7 @@ def create_app(
     app.include_router(hooks.router)
     app.include_router(auth.router)
     app.include_router(queue.router)
+    app.include_router(reports.router)
+    app.include_router(drafts.router)
+    app.include_router(customers.router)
     return app

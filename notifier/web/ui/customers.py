@@ -1,0 +1,285 @@
+"""Customers: a searchable list, and one customer's page with its open items, everything
+that happened to it (the timeline), and the forms to record a promise to pay (D21), open or
+resolve a dispute (D22) and, for managers and admins only, set the legal-authorised flag
+(D19). Times are shown in the viewer's zone and the customer's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func, or_, select
+from sqlmodel import Session, col
+
+from notifier import customers as service
+from notifier.domain.items import cents_to_money, local_date
+from notifier.domain.policy import TierName
+from notifier.domain.position import position
+from notifier.domain.tiers import decide_tier, tier_facts
+from notifier.reports.explain import UnknownCustomer, explain
+from notifier.store.db import unit_of_work
+from notifier.store.models import Customer, Dispute, PaymentPromise, Receivable, Reminder, User
+from notifier.store.queries import items_for, portfolio_outstanding
+from notifier.web.state import AppState, State
+from notifier.web.ui.render import page
+from notifier.web.ui.session import Csrf, PageUser, require_role
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+UNPROCESSABLE = 422
+MAX_TEXT = service.MAX_TEXT
+
+
+def _search(session: Session, q: str, offset: int) -> list[Customer]:
+    query = select(Customer)
+    text = q.strip()
+    if text:
+        lowered = text.lower()
+        query = query.where(
+            or_(
+                func.lower(col(Customer.id)).contains(lowered, autoescape=True),
+                func.lower(col(Customer.name)).contains(lowered, autoescape=True),
+            )
+        )
+    return list(
+        session.scalars(query.order_by(col(Customer.id)).limit(PAGE_SIZE).offset(max(offset, 0)))
+    )
+
+
+@router.get("/customers", response_class=HTMLResponse)
+def customer_list(
+    request: Request, state: State, user: PageUser, q: str = "", offset: int = 0
+) -> HTMLResponse:
+    """One page of customers with what each owes and its tier: a handful of SELECTs for the
+    whole page, whatever its length."""
+    now = state.clock()
+    policy = state.policy
+    with unit_of_work(state.engine) as session:
+        rows = _search(session, q, offset)
+        ids = [c.id for c in rows]
+        items = items_for(session, ids)
+        pending = dict(
+            session.execute(
+                select(col(Reminder.customer_id), func.count())
+                .where(col(Reminder.customer_id).in_(ids),
+                       col(Reminder.status) == "pending_approval")
+                .group_by(col(Reminder.customer_id))
+            ).all()
+        )  # fmt: skip
+        days = {local_date(now, c.timezone) for c in rows}
+        portfolio = {day: portfolio_outstanding(session, day) for day in days}
+    listed: list[dict[str, Any]] = []
+    for c in rows:
+        today = local_date(now, c.timezone)
+        mine = items.get(c.id, [])
+        hand_set: TierName | None = c.tier if c.tier_hand_set else None  # type: ignore[assignment]
+        facts = tier_facts(mine, today, policy.tiers, portfolio[today])
+        listed.append(
+            {
+                "customer": c,
+                "position": position(mine, today, policy.penalty.default_daily_rate),
+                "tier": decide_tier(facts, policy.tiers, hand_set),
+                "pending": int(pending.get(c.id, 0)),
+            }
+        )
+    return page(request, user, "customers.html", rows=listed, q=q, offset=max(offset, 0),
+                page_size=PAGE_SIZE)  # fmt: skip
+
+
+def _render(
+    request: Request,
+    state: AppState,
+    user: User,
+    customer_id: str,
+    status_code: int = 200,
+    *,
+    error: str = "",
+    form: dict[str, str] | None = None,
+) -> HTMLResponse:
+    now = state.clock()
+    with unit_of_work(state.engine) as session:
+        try:
+            e = explain(session, customer_id, now, state.policy, state.calendar)
+        except UnknownCustomer as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+        entries = service.timeline(session, customer_id)
+        invoices = list(
+            session.scalars(
+                select(Receivable)
+                .where(col(Receivable.customer_id) == customer_id)
+                .order_by(col(Receivable.due_on), col(Receivable.id))
+            )
+        )
+        disputes = list(
+            session.scalars(
+                select(Dispute)
+                .join(Receivable, col(Receivable.id) == col(Dispute.invoice_id))
+                .where(col(Receivable.customer_id) == customer_id,
+                       col(Dispute.resolved_at).is_(None))
+                .order_by(col(Dispute.opened_at))
+            )
+        )  # fmt: skip
+        promises = list(
+            session.scalars(
+                select(PaymentPromise)
+                .where(col(PaymentPromise.customer_id) == customer_id,
+                       col(PaymentPromise.status) == "open")
+                .order_by(col(PaymentPromise.promised_on))
+            )
+        )  # fmt: skip
+    currency = e.position.currency or (invoices[0].currency if invoices else "CNY")
+    disputed = {d.invoice_id for d in disputes}
+    amounts: dict[tuple[str, object], Decimal] = {
+        **{("invoice", i.id): cents_to_money(i.amount_cents) for i in invoices},
+        **{("promise", p.id): cents_to_money(p.amount_cents or 0) for p in promises},
+        **{("dispute", d.id): cents_to_money(d.amount_cents or 0) for d in disputes},
+    }
+    return page(
+        request, user, "customer.html", status_code=status_code, e=e, c=e.customer,
+        entries=entries, currency=currency, disputes=disputes, promises=promises, amounts=amounts,
+        invoices=[i for i in invoices if i.id not in disputed],
+        today=local_date(now, e.customer.timezone).isoformat(),
+        can_legal=user.role in service.LEGAL_DECIDERS, error=error, form=form or {},
+        message=request.query_params.get("message", ""),
+    )  # fmt: skip
+
+
+@router.get("/customers/{customer_id}", response_class=HTMLResponse)
+def customer_page(request: Request, state: State, user: PageUser, customer_id: str) -> HTMLResponse:
+    return _render(request, state, user, customer_id)
+
+
+class _Refused(Exception):
+    """A form that cannot be done: the page is shown again with the message (422)."""
+
+
+@contextmanager
+def _action(state: AppState) -> Iterator[Session]:
+    """A unit of work whose service errors re-render the page; nothing is written then."""
+    try:
+        with unit_of_work(state.engine) as session:
+            yield session
+    except service.NotAllowed as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    except service.CustomerError as exc:
+        raise _Refused(str(exc)) from exc
+
+
+def _back(customer_id: str, message: str) -> Response:
+    return RedirectResponse(f"/customers/{customer_id}?message={message}", status_code=303)
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise _Refused(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _amount(value: str) -> Decimal | None:
+    text = value.strip().replace(",", "").replace("，", "")
+    if not text:
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation as exc:
+        raise _Refused(f"{value!r} is not an amount") from exc
+
+
+def _known(state: AppState, customer_id: str) -> None:
+    with unit_of_work(state.engine) as session:
+        if session.get(Customer, customer_id) is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no customer with id {customer_id!r}")
+
+
+@router.post("/customers/{customer_id}/promise", dependencies=[Csrf])
+def promise(
+    request: Request,
+    state: State,
+    user: PageUser,
+    customer_id: str,
+    promised_on: Annotated[str, Form(max_length=20)] = "",
+    amount: Annotated[str, Form(max_length=40)] = "",
+    note: Annotated[str, Form(max_length=MAX_TEXT)] = "",
+) -> Response:
+    _known(state, customer_id)
+    form = {"promised_on": promised_on, "promise_amount": amount, "note": note}
+    try:
+        day, money = _day(promised_on), _amount(amount)
+        with _action(state) as session:
+            service.record_promise(session, customer_id, day, money, note, user.name,
+                                   state.clock())  # fmt: skip
+    except _Refused as exc:
+        return _render(request, state, user, customer_id, UNPROCESSABLE, error=str(exc),
+                       form=form)  # fmt: skip
+    return _back(customer_id, "promise")
+
+
+@router.post("/customers/{customer_id}/dispute", dependencies=[Csrf])
+def dispute(
+    request: Request,
+    state: State,
+    user: PageUser,
+    customer_id: str,
+    invoice_id: Annotated[str, Form(max_length=64)] = "",
+    amount: Annotated[str, Form(max_length=40)] = "",
+    reason: Annotated[str, Form(max_length=MAX_TEXT)] = "",
+) -> Response:
+    _known(state, customer_id)
+    form = {"invoice_id": invoice_id, "dispute_amount": amount, "reason": reason}
+    try:
+        money = _amount(amount)
+        with _action(state) as session:
+            service.open_dispute(session, invoice_id, money, reason, user.name, state.clock(),
+                                 customer_id=customer_id)  # fmt: skip
+    except _Refused as exc:
+        return _render(request, state, user, customer_id, UNPROCESSABLE, error=str(exc),
+                       form=form)  # fmt: skip
+    return _back(customer_id, "dispute")
+
+
+@router.post("/customers/{customer_id}/disputes/{dispute_id}/resolve", dependencies=[Csrf])
+def resolve(
+    request: Request,
+    state: State,
+    user: PageUser,
+    customer_id: str,
+    dispute_id: int,
+    note: Annotated[str, Form(max_length=MAX_TEXT)] = "",
+) -> Response:
+    _known(state, customer_id)
+    try:
+        with _action(state) as session:
+            service.resolve_dispute(session, dispute_id, note, user.name, state.clock(),
+                                    customer_id=customer_id)  # fmt: skip
+    except _Refused as exc:
+        return _render(request, state, user, customer_id, UNPROCESSABLE, error=str(exc))
+    return _back(customer_id, "resolved")
+
+
+@router.post("/customers/{customer_id}/legal", dependencies=[Csrf])
+def legal(
+    request: Request,
+    state: State,
+    user: PageUser,
+    customer_id: str,
+    value: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    """D19: managers and admins only; anyone else gets 403 and nothing changes."""
+    require_role(user, service.LEGAL_DECIDERS)
+    _known(state, customer_id)
+    if value not in ("1", "0"):
+        return _render(request, state, user, customer_id, UNPROCESSABLE,
+                       error="value must be 1 (set) or 0 (clear)")  # fmt: skip
+    try:
+        with _action(state) as session:
+            service.set_legal_authorised(session, customer_id, value == "1", user,
+                                         state.clock(), policy=state.policy)  # fmt: skip
+    except _Refused as exc:
+        return _render(request, state, user, customer_id, UNPROCESSABLE, error=str(exc))
+    return _back(customer_id, "legal")

@@ -1,0 +1,178 @@
+"""One draft, exactly as it will be sent, with what the reviewer needs beside it (D13, D14).
+
+- the SMS body with its segment count and encoding, or the e-mail subject, its HTML part in
+  a sandboxed iframe (no scripts ever run) and its plain-text part;
+- the customer's open items and latest events; the content problems;
+- edit with live lint (``POST /drafts/{id}/lint``, the API's linter), approve, reject.
+
+Anyone logged in may look; deciding (edit, approve, reject) is for reviewers, managers and
+admins. A refused edit leaves the stored draft as it was and shows the reviewer's text
+again with the reasons (422).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlmodel import col
+
+from notifier import customers, review
+from notifier.domain.items import local_date
+from notifier.domain.position import position
+from notifier.render import sms_segments
+from notifier.store.db import unit_of_work
+from notifier.store.models import Customer, Receivable, User
+from notifier.store.queries import items_for
+from notifier.users import DECIDERS
+from notifier.web.state import State
+from notifier.web.ui.render import page
+from notifier.web.ui.session import Csrf, PageDecider, PageUser
+
+router = APIRouter(include_in_schema=False)
+UNPROCESSABLE = 422
+RECENT_EVENTS = 15
+MAX_BODY = 20_000
+MAX_SUBJECT = 300
+
+
+class LintBody(BaseModel):
+    body: str = Field(max_length=MAX_BODY)
+    subject: str | None = Field(default=None, max_length=MAX_SUBJECT)
+
+
+def _render(
+    request: Request,
+    state: State,
+    user: User,
+    draft_id: int,
+    status_code: int = 200,
+    *,
+    body: str | None = None,
+    subject: str | None = None,
+    problems: list[str] | None = None,
+    error: str = "",
+    error_key: str = "",
+    reason: str = "",
+) -> HTMLResponse:
+    """The draft page; ``body``/``subject`` are the reviewer's own text after a refused
+    edit (else the stored one), ``problems`` the reasons it was refused."""
+    now = state.clock()
+    with unit_of_work(state.engine) as session:
+        try:
+            draft = review.get_draft(session, draft_id)
+        except review.DraftNotFound as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+        customer = session.get(Customer, draft.customer_id)
+        assert customer is not None
+        items = items_for(session, [customer.id])[customer.id]
+        today = local_date(now, customer.timezone)
+        pos = position(items, today, state.policy.penalty.default_daily_rate)
+        currency = pos.currency or session.scalar(
+            select(col(Receivable.currency)).where(col(Receivable.customer_id) == customer.id)
+        )
+        edits = review.edits_of(session, draft_id)
+        recent = customers.timeline(session, customer.id, limit=RECENT_EVENTS)
+    segments, encoding = sms_segments(draft.body) if draft.channel == "sms" else (None, None)
+    return page(
+        request, user, "draft.html", status_code=status_code, d=draft, customer=customer,
+        position=pos, currency=currency or "CNY", segments=segments, encoding=encoding,
+        edits=edits, recent=recent, can_decide=user.role in DECIDERS,
+        form_body=draft.body if body is None else body,
+        form_subject=draft.subject if subject is None else subject,
+        problems=problems if problems is not None else draft.lint, edited=problems is not None,
+        error=error, error_key=error_key, reason=reason,
+        message=request.query_params.get("message", ""),
+    )  # fmt: skip
+
+
+@router.get("/drafts/{draft_id}", response_class=HTMLResponse)
+def draft_page(request: Request, state: State, user: PageUser, draft_id: int) -> HTMLResponse:
+    return _render(request, state, user, draft_id)
+
+
+@router.post("/drafts/{draft_id}/lint", dependencies=[Csrf])
+def live_lint(state: State, _user: PageUser, draft_id: int, text: LintBody) -> dict[str, Any]:
+    """The content rules on the text being typed, nothing saved (the editor's live lint)."""
+    with unit_of_work(state.engine) as session:
+        try:
+            draft = review.get_draft(session, draft_id)
+        except review.DraftNotFound as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+        problems, segments = review.check_text(session, draft, text.body, text.subject,
+                                               state.policy)  # fmt: skip
+        channel = draft.channel
+    encoding = sms_segments(text.body)[1] if channel == "sms" else None
+    return {"problems": [str(p) for p in problems], "segments": segments, "encoding": encoding}
+
+
+@router.post("/drafts/{draft_id}/edit", dependencies=[Csrf])
+def edit(
+    request: Request,
+    state: State,
+    user: PageDecider,
+    draft_id: int,
+    body: Annotated[str, Form(max_length=MAX_BODY)] = "",
+    subject: Annotated[str | None, Form(max_length=MAX_SUBJECT)] = None,
+    version: Annotated[int | None, Form()] = None,
+) -> Response:
+    # A browser sends a textarea's line breaks as CR LF: keep the draft's own LF.
+    body = body.replace("\r\n", "\n")
+    subject = subject.replace("\r\n", " ").strip() if subject is not None else None
+    if not body.strip():
+        return _render(request, state, user, draft_id, UNPROCESSABLE, body=body,
+                       subject=subject, error="the body cannot be empty")  # fmt: skip
+    try:
+        with unit_of_work(state.engine) as session:
+            review.edit(session, draft_id, user.name, body, subject, state.clock(),
+                        state.policy, expected_version=version)  # fmt: skip
+    except review.DraftNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except review.LintRefused as exc:
+        return _render(request, state, user, draft_id, UNPROCESSABLE, body=body,
+                       subject=subject, problems=exc.problems)  # fmt: skip
+    except review.ReviewError as exc:
+        return _render(request, state, user, draft_id, status.HTTP_409_CONFLICT, body=body,
+                       subject=subject, error=str(exc))  # fmt: skip
+    return RedirectResponse(f"/drafts/{draft_id}?message=saved", status_code=303)
+
+
+@router.post("/drafts/{draft_id}/approve", dependencies=[Csrf])
+def approve(request: Request, state: State, user: PageDecider, draft_id: int) -> Response:
+    try:
+        with unit_of_work(state.engine) as session:
+            review.approve(session, [draft_id], user.name, state.clock(), state.policy,
+                           state.calendar)  # fmt: skip
+    except review.DraftNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except review.LintRefused as exc:
+        return _render(request, state, user, draft_id, UNPROCESSABLE, error=str(exc))
+    except review.ReviewError as exc:
+        return _render(request, state, user, draft_id, status.HTTP_409_CONFLICT, error=str(exc))
+    return RedirectResponse("/?message=approved:1:0", status_code=303)
+
+
+@router.post("/drafts/{draft_id}/reject", dependencies=[Csrf])
+def reject(
+    request: Request,
+    state: State,
+    user: PageDecider,
+    draft_id: int,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    if not reason.strip():
+        return _render(
+            request, state, user, draft_id, UNPROCESSABLE, error_key="dr_reason_required"
+        )
+    try:
+        with unit_of_work(state.engine) as session:
+            review.reject(session, draft_id, user.name, reason, state.clock())
+    except review.DraftNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except review.ReviewError as exc:
+        return _render(request, state, user, draft_id, status.HTTP_409_CONFLICT, error=str(exc),
+                       reason=reason)  # fmt: skip
+    return RedirectResponse(f"/?message=rejected:{draft_id}", status_code=303)

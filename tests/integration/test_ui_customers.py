@@ -1,0 +1,429 @@
+"""The customer pages of the reviewer web app over a real app and a real SQLite database:
+the list, one customer's page with its timeline, and the promise, dispute and legal-flag
+forms, posted as a logged-in browser posts them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event, select
+from sqlmodel import col
+
+from notifier.domain.calendar import WorkCalendar
+from notifier.domain.policy import Policy
+from notifier.render import Renderer
+from notifier.settings import Settings
+from notifier.store.db import unit_of_work
+from notifier.store.models import (
+    Customer,
+    Dispute,
+    Event,
+    Payment,
+    PaymentPromise,
+    Receivable,
+    Reminder,
+)
+from notifier.sweeps.context import SweepContext
+from notifier.sweeps.plan import plan
+from notifier.users import add_user
+from notifier.web import create_app
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+PLANNED = datetime(2026, 3, 2, 8, 0, tzinfo=SHANGHAI)  # Monday 2 March, 08:00 in Shanghai
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def portfolio(engine: Engine, policy: Policy) -> dict[str, int]:
+    """C1 (collector li) owes C1-1 and C1-2 (partly paid); C2 owes C2-1. Both drafted."""
+    with unit_of_work(engine) as s:
+        for cid in ("C1", "C2"):
+            s.add(
+                Customer(
+                    id=cid,
+                    name=f"客户{cid}",
+                    kind="business",
+                    phone="+8613912345678",
+                    email=f"{cid.lower()}@x.example",
+                    collector="li",
+                    created_at=T0,
+                    updated_at=T0,
+                )
+            )
+        s.flush()
+        for rid, cid, cents, due in (
+            ("C1-1", "C1", 1_000_000, date(2026, 1, 30)),
+            ("C1-2", "C1", 500_000, date(2026, 2, 5)),
+            ("C2-1", "C2", 300_000, date(2026, 1, 30)),
+        ):
+            s.add(
+                Receivable(
+                    id=rid,
+                    customer_id=cid,
+                    amount_cents=cents,
+                    issued_on=date(2026, 1, 1),
+                    due_on=due,
+                    created_at=T0,
+                    updated_at=T0,
+                )
+            )
+        s.flush()
+        s.add(
+            Payment(
+                id="P1",
+                invoice_id="C1-2",
+                amount_cents=100_000,
+                paid_on=date(2026, 2, 10),
+                created_at=T0,
+                updated_at=T0,
+            )
+        )
+    ctx = SweepContext(policy=policy, calendar=WorkCalendar(policy.calendar), renderer=Renderer())
+    assert plan(engine, PLANNED, ctx, force=True).drafted == 2
+    with unit_of_work(engine) as s:
+        return {r.customer_id: r.id or 0 for r in s.scalars(select(Reminder))}
+
+
+@pytest.fixture
+def app(engine: Engine, policy: Policy, portfolio: dict[str, int]) -> FastAPI:
+    return create_app(Settings(), policy, engine, clock=lambda: PLANNED)
+
+
+def add(
+    engine: Engine, name: str, role: str, zone: str = "Asia/Shanghai", locale: str = "en"
+) -> None:
+    with unit_of_work(engine) as s:
+        user = add_user(s, name, role, PASSWORD, T0, locale=locale)
+        user.timezone = zone
+
+
+def login(app: FastAPI, name: str) -> tuple[TestClient, str]:
+    """A browser logged in through the login form, and the CSRF token its pages carry."""
+    client = TestClient(app)
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
+    assert token is not None
+    form = {"csrf": token.group(1), "name": name, "password": PASSWORD, "next": "/customers"}
+    done = client.post("/login", data=form, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/customers"
+    meta = re.search(r'<meta name="csrf-token" content="([^"]+)">', client.get("/customers").text)
+    assert meta is not None
+    return client, meta.group(1)
+
+
+@pytest.fixture
+def reviewer(engine: Engine, app: FastAPI) -> tuple[TestClient, str]:
+    add(engine, "wang", "reviewer")
+    return login(app, "wang")
+
+
+@pytest.fixture
+def manager(engine: Engine, app: FastAPI) -> tuple[TestClient, str]:
+    add(engine, "zhao", "manager")
+    return login(app, "zhao")
+
+
+def listed(html: str) -> list[str]:
+    """The customer ids of the list page, in order."""
+    return re.findall(r'<td><a href="/customers/([^"]+)">\1</a></td>', html)
+
+
+def kinds(engine: Engine, kind: str) -> list[Event]:
+    with unit_of_work(engine) as s:
+        return list(s.scalars(select(Event).where(col(Event.kind) == kind)))
+
+
+def test_list_searches_by_id_or_name_and_pages_by_50(
+    engine: Engine, reviewer: tuple[TestClient, str]
+) -> None:
+    with unit_of_work(engine) as s:
+        for i in range(60):
+            s.add(
+                Customer(
+                    id=f"K{i:03}",
+                    name=f"批量客户{i}",
+                    kind="individual",
+                    created_at=T0,
+                    updated_at=T0,
+                )
+            )
+    client, _ = reviewer
+    first = client.get("/customers")
+    assert first.status_code == 200
+    assert listed(first.text) == ["C1", "C2", *(f"K{i:03}" for i in range(48))]
+    assert 'href="/customers?q=&offset=50"' in first.text
+    assert listed(client.get("/customers?offset=50").text) == [f"K{i:03}" for i in range(48, 60)]
+    assert listed(client.get("/customers?q=k05").text) == [f"K{i:03}" for i in range(50, 60)]
+    assert listed(client.get("/customers", params={"q": "客户C2"}).text) == ["C2"]
+    assert listed(client.get("/customers", params={"q": "%"}).text) == []  # not a wildcard
+    row = re.search(r'<a href="/customers/C1">客户C1</a></td>(.*?)</tr>', first.text, re.S)
+    assert row is not None
+    assert "CN¥14,000.00" in row.group(1)  # 10,000 + (5,000 - 1,000 paid)
+
+
+@contextmanager
+def selects(engine: Engine) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        if str(args[2]).lstrip().upper().startswith("SELECT"):
+            seen.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_the_list_reads_a_page_in_a_fixed_number_of_selects(
+    engine: Engine, reviewer: tuple[TestClient, str]
+) -> None:
+    client, _ = reviewer
+    with selects(engine) as few:
+        assert len(listed(client.get("/customers").text)) == 2
+    with unit_of_work(engine) as s:
+        for i in range(60):
+            s.add(
+                Customer(
+                    id=f"K{i:03}",
+                    name=f"批量客户{i}",
+                    kind="business",
+                    created_at=T0,
+                    updated_at=T0,
+                )
+            )
+            s.add(
+                Receivable(
+                    id=f"K{i:03}-1",
+                    customer_id=f"K{i:03}",
+                    amount_cents=10_000,
+                    issued_on=date(2026, 1, 1),
+                    due_on=date(2026, 2, 1),
+                    created_at=T0,
+                    updated_at=T0,
+                )
+            )
+    with selects(engine) as many:
+        assert len(listed(client.get("/customers").text)) == 50
+    assert len(many) == len(few) <= 12
+
+
+def test_customer_page_shows_header_items_and_timeline_in_both_zones(
+    app: FastAPI, engine: Engine
+) -> None:
+    with unit_of_work(engine) as s:
+        c = s.get(Customer, "C1")
+        assert c is not None
+        c.sms_opt_out = True
+        c.escalated_at = PLANNED
+        c.escalation_reason = "2 broken promises to pay (D21)"
+    add(engine, "smith", "reviewer", zone="Europe/London")
+    client, _ = login(app, "smith")
+    html = client.get("/customers/C1").text
+    assert "<h1>客户C1 <span" in html
+    assert "Kind: business" in html and "Asia/Shanghai (CN)" in html and "Collector: li" in html
+    assert "legal-authorised: no" in html and "SMS opted out" in html
+    assert "2 broken promises to pay (D21)" in html
+    assert re.search(r"<td>C1-1</td><td>2026-01-30</td><td class=\"num\">31</td>", html)
+    assert re.search(r"<td>C1-2</td><td>2026-02-05</td><td class=\"num\">25</td>", html)
+    assert "CN¥4,000.00" in html and "CN¥14,000.00" in html  # C1-2 after its payment; total
+    timeline = html.split('id="timeline"', 1)[1]
+    assert "Drafted" in timeline and "planner" in timeline
+    # the draft at 08:00 in Shanghai is 00:00 in London, the viewer's zone
+    assert '2026-03-02 08:00 Mon <span class="muted">customer&#39;s time</span>' in timeline
+    assert '2026-03-02 00:00 Mon <span class="muted">your time</span>' in timeline
+    assert "Payment" in timeline and "2026-02-10" in timeline and "CN¥1,000.00" in timeline
+
+
+def test_the_page_speaks_the_viewers_language(app: FastAPI, engine: Engine) -> None:
+    add(engine, "zhang", "reviewer", locale="zh-CN")
+    client, _ = login(app, "zhang")
+    html = client.get("/customers/C1").text
+    assert "时间线" in html and "记录付款承诺" in html and "生成草稿" in html
+    assert "Timeline" not in html
+
+
+def test_a_promise_is_recorded_logged_and_shown(
+    reviewer: tuple[TestClient, str], engine: Engine, portfolio: dict[str, int]
+) -> None:
+    client, csrf = reviewer
+    form = {"csrf": csrf, "promised_on": "2026-03-09", "amount": "5,000", "note": "周五到账"}
+    answer = client.post("/customers/C1/promise", data=form, follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/customers/C1?message=promise"
+    with unit_of_work(engine) as s:
+        [row] = s.scalars(select(PaymentPromise)).all()
+        draft = s.get(Reminder, portfolio["C1"])
+    assert (row.customer_id, row.promised_on, row.amount_cents, row.recorded_by) == (
+        "C1",
+        date(2026, 3, 9),
+        500_000,
+        "wang",
+    )
+    [logged] = kinds(engine, "promise_recorded")
+    assert logged.actor == "wang" and logged.data["promised_on"] == "2026-03-09"
+    assert draft is not None and draft.status == "cancelled"  # reminders pause (D21)
+    html = client.get(answer.headers["location"]).text
+    assert "Promise recorded" in html
+    entry = re.search(r'<li class="ev-promise">(.*?)</li>', html, re.S)
+    assert entry is not None
+    assert "2026-03-09" in entry.group(1) and "CN¥5,000.00" in entry.group(1)
+    assert "周五到账" in entry.group(1) and "wang" in entry.group(1)
+
+
+@pytest.mark.parametrize(
+    ("promised_on", "amount", "message"),
+    [
+        ("2026-03-01", "", "is in the past"),
+        ("next week", "", "is not a date"),
+        ("2026-03-09", "lots", "is not an amount"),
+        ("2026-03-09", "-10", "must be more than 0"),
+    ],
+)
+def test_a_wrong_promise_is_shown_again_with_the_reason(
+    reviewer: tuple[TestClient, str], engine: Engine, promised_on: str, amount: str, message: str
+) -> None:
+    client, csrf = reviewer
+    form = {"csrf": csrf, "promised_on": promised_on, "amount": amount, "note": "kept note"}
+    answer = client.post("/customers/C1/promise", data=form)
+    assert answer.status_code == 422
+    assert message in answer.text and "kept note</textarea>" in answer.text
+    with unit_of_work(engine) as s:
+        assert s.scalars(select(PaymentPromise)).all() == []
+    assert kinds(engine, "promise_recorded") == []
+
+
+def test_a_dispute_is_recorded_shown_and_resolved(
+    reviewer: tuple[TestClient, str], engine: Engine
+) -> None:
+    client, csrf = reviewer
+    form = {"csrf": csrf, "invoice_id": "C1-1", "amount": "2000", "reason": "<b>货物破损</b>"}
+    answer = client.post("/customers/C1/dispute", data=form, follow_redirects=False)
+    assert answer.status_code == 303
+    with unit_of_work(engine) as s:
+        [row] = s.scalars(select(Dispute)).all()
+    assert (row.invoice_id, row.amount_cents, row.opened_by) == ("C1-1", 200_000, "wang")
+    [logged] = kinds(engine, "dispute_opened")
+    assert logged.customer_id == "C1" and logged.data["reason"] == "<b>货物破损</b>"
+    assert answer.headers["location"] == "/customers/C1?message=dispute"
+    html = client.get(answer.headers["location"]).text
+    assert "Dispute opened" in html
+    assert '<td>C1-1 <span class="bad">disputed</span></td>' in html
+    entry = re.search(r'<li class="ev-dispute">(.*?)</li>', html, re.S)
+    assert entry is not None and "&lt;b&gt;货物破损&lt;/b&gt;" in entry.group(1)
+    assert "<b>货物破损" not in html
+    assert '<option value="C1-1"' not in html  # one open dispute per invoice
+    resolve = f"/customers/C1/disputes/{row.id}/resolve"
+    assert f'action="{resolve}"' in html
+    done = client.post(resolve, data={"csrf": csrf, "note": "换货"}, follow_redirects=False)
+    assert done.status_code == 303
+    with unit_of_work(engine) as s:
+        resolved = s.get(Dispute, row.id)
+    assert resolved is not None and resolved.resolved_at == PLANNED
+    assert "Dispute resolved" in client.get("/customers/C1").text
+
+
+def test_a_dispute_on_another_customers_invoice_is_refused(
+    reviewer: tuple[TestClient, str], engine: Engine
+) -> None:
+    client, csrf = reviewer
+    form = {"csrf": csrf, "invoice_id": "C2-1", "amount": "", "reason": "faulty"}
+    answer = client.post("/customers/C1/dispute", data=form)
+    assert answer.status_code == 422
+    assert "is not an invoice of customer &#39;C1&#39;" in answer.text
+    with unit_of_work(engine) as s:
+        assert s.scalars(select(Dispute)).all() == []
+
+
+@pytest.mark.parametrize("role", ["reviewer", "collector"])
+def test_the_legal_flag_is_hidden_from_and_refused_to_others(
+    app: FastAPI, engine: Engine, role: str
+) -> None:
+    add(engine, "someone", role)
+    client, csrf = login(app, "someone")
+    html = client.get("/customers/C1").text
+    assert 'action="/customers/C1/legal"' not in html
+    answer = client.post("/customers/C1/legal", data={"csrf": csrf, "value": "1"})
+    assert answer.status_code == 403
+    with unit_of_work(engine) as s:
+        c = s.get(Customer, "C1")
+    assert c is not None and not c.legal_authorised
+    assert kinds(engine, "legal_authorised") == []
+
+
+def test_a_manager_sets_and_clears_the_legal_flag(
+    manager: tuple[TestClient, str], engine: Engine
+) -> None:
+    client, csrf = manager
+    html = client.get("/customers/C1").text
+    assert 'action="/customers/C1/legal"' in html and 'name="value" value="1"' in html
+    answer = client.post(
+        "/customers/C1/legal", data={"csrf": csrf, "value": "1"}, follow_redirects=False
+    )
+    assert answer.status_code == 303
+    with unit_of_work(engine) as s:
+        c = s.get(Customer, "C1")
+    assert c is not None and c.legal_authorised
+    [logged] = kinds(engine, "legal_authorised")
+    assert logged.actor == "zhao" and logged.data == {
+        "value": True,
+        "by": "zhao",
+        "role": "manager",
+    }
+    html = client.get("/customers/C1").text
+    assert "legal-authorised: <strong" in html and 'name="value" value="0"' in html
+    entry = re.search(r'<li class="ev-legal_authorised">(.*?)</li>', html, re.S)
+    assert entry is not None and "set" in entry.group(1) and "zhao" in entry.group(1)
+    client.post("/customers/C1/legal", data={"csrf": csrf, "value": "0"})
+    with unit_of_work(engine) as s:
+        c = s.get(Customer, "C1")
+    assert c is not None and not c.legal_authorised
+    assert len(kinds(engine, "legal_authorised")) == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("/customers/C1/promise", {"promised_on": "2026-03-09"}),
+        ("/customers/C1/dispute", {"invoice_id": "C1-1", "reason": "faulty"}),
+        ("/customers/C1/legal", {"value": "1"}),
+    ],
+)
+def test_posts_without_the_csrf_token_are_refused(
+    manager: tuple[TestClient, str], engine: Engine, path: str, data: dict[str, str]
+) -> None:
+    client, _ = manager
+    assert client.post(path, data=data).status_code == 403
+    assert client.post(path, data={**data, "csrf": "forged"}).status_code == 403
+    with unit_of_work(engine) as s:
+        assert s.scalars(select(PaymentPromise)).all() == []
+        assert s.scalars(select(Dispute)).all() == []
+        c = s.get(Customer, "C1")
+    assert c is not None and not c.legal_authorised
+
+
+def test_anonymous_posts_change_nothing(app: FastAPI, engine: Engine) -> None:
+    anonymous = TestClient(app)
+    token = re.search(r'name="csrf" value="([^"]+)"', anonymous.get("/login").text)
+    assert token is not None
+    form = {"csrf": token.group(1), "promised_on": "2026-03-09"}
+    answer = anonymous.post("/customers/C1/promise", data=form, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+    with unit_of_work(engine) as s:
+        assert s.scalars(select(PaymentPromise)).all() == []
+
+
+def test_unknown_customer_is_404(reviewer: tuple[TestClient, str]) -> None:
+    client, csrf = reviewer
+    assert client.get("/customers/NOPE").status_code == 404
+    form = {"csrf": csrf, "promised_on": "2026-03-09"}
+    assert client.post("/customers/NOPE/promise", data=form).status_code == 404
