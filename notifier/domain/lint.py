@@ -101,14 +101,16 @@ def lint(
         problems += _words("subject_not_neutral", subject.lower(), policy.subject_words,
                            "the subject line must not reveal a debt to a bystander")  # fmt: skip
 
-    stripped, found_dates = _extract_dates(_URL.sub(" ", text))
+    # Ids and the creditor's phone first: an invoice "INV-2026-03-01" is not a date.
+    stripped = _URL.sub(" ", text)
+    for token in facts.ignore:
+        if token:
+            stripped = stripped.replace(token, " ")
+    stripped, found_dates = _extract_dates(stripped)
     for day in sorted(found_dates - facts.dates):
         problems.append(
             LintProblem("wrong_date", f"{day.isoformat()} is none of this customer's dates")
         )
-    for token in facts.ignore:
-        if token:
-            stripped = stripped.replace(token, " ")
     stripped = _PERCENT.sub(" ", stripped)
     for amount, raw in _amounts(stripped):
         if amount not in facts.amounts:
