@@ -5,8 +5,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_DB ?= demo.db
 export NOTIFIER_CONFIG_PATH ?= config/notifier.toml
+# The browser tests (tests/e2e) drive Debian's Chromium; Playwright never downloads its own.
+CHROMIUM ?= /usr/bin/chromium
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install demo test lint format clean
+.PHONY: install browser demo test lint format clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +23,17 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts
 	touch $@
 
+# Debian's chromium package (and a CJK font, so Chinese names in the screenshots are not
+# boxes), once: as root directly (CI), else through sudo if there is one.
+$(CHROMIUM) $(CJK_FONT) &:
+	@if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null; then sudo=sudo; \
+	else echo "$(CHROMIUM) is missing: install Debian's chromium package as root" >&2; exit 1; fi; \
+	$$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive \
+	apt-get install -y --no-install-recommends chromium fonts-wqy-microhei
+
 install: $(BIN)/.installed
+
+browser: $(CHROMIUM) $(CJK_FONT)
 
 lint: install
 	$(BIN)/ruff check notifier tests
@@ -30,7 +44,7 @@ format: install
 	$(BIN)/ruff format notifier tests
 	$(BIN)/ruff check --fix notifier tests
 
-test: lint node_modules/.installed
+test: lint node_modules/.installed browser
 	$(BIN)/pytest
 
 DEMO_AT ?= 2026-03-02T08:00:00+08:00

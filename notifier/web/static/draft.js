@@ -25,7 +25,9 @@
     }
   }
   window.addEventListener("hashchange", focusFromHash);
-  focusFromHash();
+  // After 'load': the browser's own jump to the #fragment would take the focus away again.
+  if (document.readyState === "complete") focusFromHash();
+  else window.addEventListener("load", focusFromHash);
 
   if (!form || !body || !list) return;
   let timer = null;
