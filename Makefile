@@ -36,40 +36,43 @@ install: $(BIN)/.installed
 browser: $(CHROMIUM) $(CJK_FONT)
 
 lint: install
-	$(BIN)/ruff check notifier tests
-	$(BIN)/ruff format --check notifier tests
+	$(BIN)/ruff check notifier tests scripts
+	$(BIN)/ruff format --check notifier tests scripts
 	$(BIN)/mypy notifier
 
 format: install
-	$(BIN)/ruff format notifier tests
-	$(BIN)/ruff check --fix notifier tests
+	$(BIN)/ruff format notifier tests scripts
+	$(BIN)/ruff check --fix notifier tests scripts
 
 test: lint node_modules/.installed browser
 	$(BIN)/pytest
 
-DEMO_AT ?= 2026-03-02T08:00:00+08:00
+DEMO_MANAGER ?= manager
 DEMO_USER ?= reviewer
 DEMO_PASSWORD ?= demo-reviewer-2026
 N := $(BIN)/notifier --db sqlite:///./$(DEMO_DB)
 
 demo: install
-	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+	rm -rf $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm demo-data demo-outbox
+	$(BIN)/python scripts/demo_data.py demo-data
 	$(N) init
-	$(N) import customers samples/customers.csv
-	$(N) import receivables samples/receivables.csv
-	$(N) import payments samples/payments.csv
-	$(N) report aging --at 2026-03-02
-	$(N) explain C001 --at $(DEMO_AT)
-	$(N) plan --at $(DEMO_AT)
+	$(N) import customers demo-data/customers.csv
+	$(N) import receivables demo-data/receivables.csv
+	$(N) import payments demo-data/payments.csv
+	$(N) report aging
+	$(N) explain C001
+	$(N) plan
 	$(N) drafts --status pending_approval
 	$(N) user add $(DEMO_USER) --role reviewer --password $(DEMO_PASSWORD) --locale en
+	$(N) user add $(DEMO_MANAGER) --role manager --password $(DEMO_PASSWORD) --locale zh-CN
 	@echo
-	@echo "  notifier demo on http://127.0.0.1:8000  (sample portfolio replayed at $(DEMO_AT))"
-	@echo "  reviewer login: $(DEMO_USER) / $(DEMO_PASSWORD)"
+	@echo "  notifier demo on http://127.0.0.1:8000  (sample portfolio, dates moved to today)"
+	@echo "  reviewer login: $(DEMO_USER) / $(DEMO_PASSWORD)   manager: $(DEMO_MANAGER) / $(DEMO_PASSWORD)"
 	@echo "  API token:      $$($(N) token create $(DEMO_USER))"
 	@echo "  try: curl -H 'Authorization: Bearer <token>' http://127.0.0.1:8000/api/drafts"
+	@echo "  messages are captured under ./demo-outbox, nothing is sent to Twilio or SMTP"
 	@echo
-	$(N) serve --host 127.0.0.1 --port 8000
+	NOTIFIER_DELIVERY_MODE=capture NOTIFIER_CAPTURE_DIR=demo-outbox $(N) serve --host 127.0.0.1 --port 8000
 
 clean:
-	rm -rf $(VENV) node_modules *.egg-info .mypy_cache .ruff_cache .pytest_cache $(DEMO_DB)*
+	rm -rf $(VENV) node_modules demo-data demo-outbox *.egg-info .mypy_cache .ruff_cache .pytest_cache $(DEMO_DB)*
