@@ -128,7 +128,7 @@ class TwilioSms:
             created = self._client.messages.create(
                 to=message.to,
                 body=message.body,
-                status_callback=self._status_callback,
+                status_callback=callback_url(self._status_callback, message.reminder_id),
                 **self._sender,
             )
         except (TwilioRestException, TwilioServiceException) as exc:
@@ -208,6 +208,13 @@ def _reached_twilio(exc: Exception) -> bool:
         return False
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     return not isinstance(reason, NewConnectionError)
+
+
+def callback_url(base: str, reminder_id: int) -> str:
+    """The status callback for one message: it names the reminder, so a callback that
+    arrives before the sweep has stored the message SID still finds its reminder (the
+    query string is covered by Twilio's signature, so it cannot be forged)."""
+    return f"{base}{'&' if '?' in base else '?'}reminder={reminder_id}"
 
 
 def _check(settings: TwilioSettings, status_callback: str) -> None:

@@ -250,7 +250,10 @@ def _deliver_one(
     with unit_of_work(engine) as session:
         r = session.get(Reminder, reminder_id, with_for_update=True)
         assert r is not None
-        r.status, r.provider_id, r.sent_at, r.updated_at = "sent", receipt.provider_id, now, now
+        # A status callback may have overtaken us (delivered/failed already): keep it.
+        if r.status == "sending":
+            r.status = "sent"
+        r.provider_id, r.sent_at, r.updated_at = receipt.provider_id, now, now
         r.claimed_by = r.claimed_until = None
         r.reason = None
         r.version += 1

@@ -55,13 +55,12 @@ async def twilio_status(request: Request, state: State, signature: Signature = N
     outcome = callback_outcome(reported)
     now = state.clock()
     with unit_of_work(state.engine) as session:
-        r = session.scalar(
-            select(Reminder).where(col(Reminder.provider_id) == sid).with_for_update()
-        )
+        r = _reminder_for(session, sid, request.query_params.get("reminder"))
         if r is None or outcome is None or not moves_forward(r.status, outcome):
             return Response(status_code=204)
         error = form.get("ErrorCode") or None
         r.status, r.updated_at = outcome, now
+        r.provider_id = r.provider_id or sid
         r.version += 1
         if outcome == "delivered":
             r.delivered_at = now
@@ -73,6 +72,21 @@ async def twilio_status(request: Request, state: State, signature: Signature = N
                           data={"reminder_id": r.id, "provider_status": reported,
                                 "error_code": error}))  # fmt: skip
     return Response(status_code=204)
+
+
+def _reminder_for(session: Session, sid: str, reminder: str | None) -> Reminder | None:
+    """By the reminder named in the (signed) callback URL, else by the message SID. The id
+    matters when a callback overtakes the sweep, before it has stored the SID."""
+    found = None
+    if reminder and reminder.isdigit():
+        found = session.get(Reminder, int(reminder), with_for_update=True)
+        if found is not None and found.provider_id not in (None, sid):
+            found = None  # a callback about another message of that reminder: ignore
+    if found is None:
+        found = session.scalar(
+            select(Reminder).where(col(Reminder.provider_id) == sid).with_for_update()
+        )
+    return found
 
 
 def _twiml(message: str | None = None) -> Response:

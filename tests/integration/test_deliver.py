@@ -279,3 +279,14 @@ def test_email_goes_out_with_tracking_and_unsubscribe_headers(
     with unit_of_work(engine) as s:
         [sent] = s.scalars(select(Event).where(col(Event.kind) == "sent"))
     assert sent.data["address"] == "wang@x.example" and "t/c/" in sent.data["body"]
+
+
+def test_status_callback_url_names_the_reminder(
+    engine: Engine, ctx: SweepContext, twilio: TwilioFake
+) -> None:
+    r = approved(engine, ctx)
+    run(engine, at(2, 19, 1), ctx, {"sms": sms_channel(twilio)})
+    [message] = twilio.messages
+    assert message.status_callback == (
+        f"https://notifier.example/webhooks/twilio/status?reminder={r.id}"
+    )

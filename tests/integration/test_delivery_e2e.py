@@ -132,7 +132,10 @@ def test_import_plan_approve_deliver_track_and_fall_back(
     run_deliver(at(2, 19, 10))
     [sms] = twilio.messages
     assert sms.to == "+8613912345670" and "回复TD退订" in sms.body
-    assert sms.status_callback == settings.public_url + "/webhooks/twilio/status"
+    callback = (
+        f"{settings.public_url}/webhooks/twilio/status?reminder={reminders(engine)['S1:sms'].id}"
+    )
+    assert sms.status_callback == callback
     assert twilio.wait_for(lambda: reminders(engine)["S1:sms"].status == "delivered", 10)
 
     # The English customer clicks the payment link; the Chinese one's pixel is prefetched.

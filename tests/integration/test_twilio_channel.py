@@ -120,7 +120,7 @@ def test_sms_carries_to_from_body_and_status_callback(fake: TwilioFake) -> None:
 
     [sent] = fake.messages
     assert (sent.to, sent.from_, sent.body) == (CN_MOBILE, FROM, BODY)
-    assert sent.status_callback == CALLBACK
+    assert sent.status_callback == CALLBACK + "?reminder=1"  # names the reminder (Outgoing)
     assert sent.messaging_service_sid is None
     assert receipt.provider_id == sent.sid
     assert receipt.status == "queued"
@@ -280,13 +280,16 @@ def test_status_callbacks_arrive_signed_as_twilio_signs(fake: TwilioFake) -> Non
         assert fake.wait_for(lambda: len(receiver.received) >= 2, timeout=10)
 
     assert [r.form["MessageStatus"] for r in receiver.received] == ["sent", "delivered"]
+    signed_url = url + "?reminder=1"  # the query names the reminder and is signed too
     for callback in receiver.received:
-        assert callback.url == url
+        assert callback.url == signed_url
         assert callback.form["MessageSid"] == receipt.provider_id
         assert callback.form["To"] == CN_MOBILE
-        assert RequestValidator(fake.auth_token).validate(url, callback.form, callback.signature)
+        validator = RequestValidator(fake.auth_token)
+        assert validator.validate(signed_url, callback.form, callback.signature)
+        assert not validator.validate(url + "?reminder=2", callback.form, callback.signature)
         assert not RequestValidator("another-token").validate(
-            url, callback.form, callback.signature
+            signed_url, callback.form, callback.signature
         )
 
 

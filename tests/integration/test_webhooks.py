@@ -210,3 +210,20 @@ def test_one_click_unsubscribe_opts_the_address_out(
     with unit_of_work(engine) as s:
         customer = s.get(Customer, "C1")
         assert customer is not None and customer.email_opt_out
+
+
+def test_a_callback_that_overtakes_the_sweep_finds_its_reminder_by_the_signed_url(
+    client: TestClient, engine: Engine, sent: dict[str, int]
+) -> None:
+    with unit_of_work(engine) as s:  # the sweep has called Twilio but not yet stored the SID
+        r = s.get(Reminder, sent["sms"])
+        assert r is not None
+        r.status, r.provider_id = "sending", None
+    sid = "SM" + "b" * 32
+    path = f"/webhooks/twilio/status?reminder={sent['sms']}"
+    assert post_signed(client, path, status_params(sid, "delivered")).status_code == 204
+    after = reminder(engine, sent["sms"])
+    assert (after.status, after.provider_id) == ("delivered", sid)
+    other = f"/webhooks/twilio/status?reminder={sent['email']}"  # names another message
+    post_signed(client, other, status_params("SM" + "c" * 32, "failed"))
+    assert reminder(engine, sent["email"]).status == "sent"
