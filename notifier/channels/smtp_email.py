@@ -201,7 +201,10 @@ class SmtpEmail:
     def _open(self) -> smtplib.SMTP:
         s = self._settings
         where = f"{s.host}:{s.port}"
-        context = self._ssl_context or ssl.create_default_context()
+        # The system trust store costs ~16 ms to load: only for TLS, and only once.
+        if (s.ssl or s.starttls) and self._ssl_context is None:
+            self._ssl_context = ssl.create_default_context()
+        context = self._ssl_context
         try:
             conn: smtplib.SMTP
             if s.ssl:

@@ -341,6 +341,7 @@ def _error(code: int, message: str, status: int) -> dict[str, Any]:
 def _handler_for(fake: TwilioFake) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # answer at once, not after a delayed ACK (~40 ms)
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
