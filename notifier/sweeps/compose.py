@@ -16,8 +16,6 @@ from notifier.domain.position import Position
 from notifier.render import ItemLine, MessageContext, Renderer
 from notifier.store.models import Customer
 
-INSTALMENT_FIRST_SHARE = Decimal("0.30")  # seed 003: 3 instalments, the first one 30 %
-
 
 @dataclass(frozen=True)
 class Composed:
@@ -103,15 +101,14 @@ def lint_facts(
     amounts: list[Decimal] = [ctx.total_outstanding, ctx.total_overdue, ctx.total_penalty]
     for line in ctx.items:
         amounts += [line.outstanding, line.penalty, line.outstanding + line.penalty]
-    waived = ctx.total_penalty * ctx.offer_waiver_percent / 100
-    first = ctx.total_outstanding * INSTALMENT_FIRST_SHARE
+    # The derived amounts the templates may print, computed where the templates get them.
     amounts += [
-        waived,
-        ctx.total_penalty - waived,
-        ctx.total_outstanding + ctx.total_penalty,
-        ctx.total_overdue + ctx.total_penalty,
-        first,
-        (ctx.total_outstanding - first) / 2,
+        ctx.waived_penalty,
+        ctx.penalty_after_waiver,
+        ctx.total_with_penalty,
+        ctx.overdue_with_penalty,
+        ctx.instalment_first,
+        ctx.instalment_rest,
     ]
     dates = {*ctx.pay_options, *(i.due_on for i in ctx.items), *(i.issued_on for i in ctx.items)}
     if ctx.offer_pay_by:

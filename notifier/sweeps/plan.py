@@ -32,12 +32,10 @@ from notifier.store.models import Customer, Event, PaymentPromise, Reminder
 from notifier.store.queries import items_for, iter_customers, portfolio_outstanding
 from notifier.sweeps.compose import compose, message_context, payment_url
 from notifier.sweeps.context import SweepContext
-from notifier.sweeps.slotting import slot_for
+from notifier.sweeps.slotting import COUNTED, slot_for
 from notifier.sweeps.ticks import claim_tick, finish_tick
 
 LIVE = ("pending_approval", "approved")
-# Statuses that occupy a place under the frequency caps (C2).
-COUNTED = ("pending_approval", "approved", "sending", "sent", "delivered", "unknown")
 
 
 @dataclass
