@@ -10,7 +10,7 @@ CHROMIUM ?= /usr/bin/chromium
 CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install browser demo test lint format clean
+.PHONY: install browser demo test lint format clean bench
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,13 +36,13 @@ install: $(BIN)/.installed
 browser: $(CHROMIUM) $(CJK_FONT)
 
 lint: install
-	$(BIN)/ruff check notifier tests scripts
-	$(BIN)/ruff format --check notifier tests scripts
+	$(BIN)/ruff check notifier tests scripts bench
+	$(BIN)/ruff format --check notifier tests scripts bench
 	$(BIN)/mypy notifier
 
 format: install
-	$(BIN)/ruff format notifier tests scripts
-	$(BIN)/ruff check --fix notifier tests scripts
+	$(BIN)/ruff format notifier tests scripts bench
+	$(BIN)/ruff check --fix notifier tests scripts bench
 
 test: lint node_modules/.installed browser
 	$(BIN)/pytest
@@ -73,6 +73,13 @@ demo: install
 	@echo "  messages are captured under ./demo-outbox, nothing is sent to Twilio or SMTP"
 	@echo
 	NOTIFIER_DELIVERY_MODE=capture NOTIFIER_CAPTURE_DIR=demo-outbox $(N) serve --host 127.0.0.1 --port 8000
+
+# Speed and memory, each beside its reference in the same run (never timed in tests).
+CUSTOMERS ?= 100000
+bench: install
+	$(BIN)/python -m bench.plan_bench --customers $(CUSTOMERS)
+	$(BIN)/python -m bench.deliver_bench --messages 2000
+	$(BIN)/python -m bench.queue_bench --drafts $(CUSTOMERS)
 
 clean:
 	rm -rf $(VENV) node_modules demo-data demo-outbox *.egg-info .mypy_cache .ruff_cache .pytest_cache $(DEMO_DB)*
