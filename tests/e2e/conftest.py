@@ -24,19 +24,17 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwr
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from notifier.domain.calendar import WorkCalendar
 from notifier.domain.policy import Policy
 from notifier.importer import import_file, import_text
-from notifier.render import Renderer
 from notifier.settings import Settings, load_policy
 from notifier.store.db import make_engine, unit_of_work
 from notifier.store.migrate import upgrade
-from notifier.sweeps.context import SweepContext
 from notifier.sweeps.plan import PlanReport, plan
 from notifier.users import add_user
 from notifier.web import create_app
 from tests.fakes.live_app import LiveApp
 from tests.fakes.smtp_servers import free_port
+from tests.support import sweep_context
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
@@ -98,10 +96,6 @@ class Site:
 
     def plan(self, at: datetime = PLANNED) -> PlanReport:
         return plan(self.engine, at, sweep_context(self.policy), force=True)
-
-
-def sweep_context(policy: Policy) -> SweepContext:
-    return SweepContext(policy=policy, calendar=WorkCalendar(policy.calendar), renderer=Renderer())
 
 
 def login(page: Page, name: str, password: str) -> None:

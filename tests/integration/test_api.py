@@ -10,16 +10,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlmodel import col
 
-from notifier.domain.calendar import WorkCalendar
 from notifier.domain.policy import Policy
-from notifier.render import Renderer
 from notifier.settings import Settings
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Event, Receivable, Reminder, ReminderEdit
-from notifier.sweeps.context import SweepContext
 from notifier.sweeps.plan import plan
 from notifier.users import add_user, create_token
 from notifier.web import create_app
+from tests.support import sweep_context
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PLANNED = datetime(2026, 3, 2, 8, 0, tzinfo=SHANGHAI)  # Monday, before the 09:00 slot
@@ -50,7 +48,7 @@ def portfolio(engine: Engine, policy: Policy) -> list[int]:
             s.add(Receivable(id=f"{cid}-1", customer_id=cid, amount_cents=1_234_500,
                              issued_on=date(2026, 1, 1), due_on=date(2026, 1, 30),
                              created_at=T0, updated_at=T0))  # fmt: skip
-    ctx = SweepContext(policy=policy, calendar=WorkCalendar(policy.calendar), renderer=Renderer())
+    ctx = sweep_context(policy)
     report = plan(engine, PLANNED, ctx, force=True)
     assert report.drafted == 3
     with unit_of_work(engine) as s:

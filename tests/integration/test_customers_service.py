@@ -17,7 +17,6 @@ from sqlmodel import Session, col
 from notifier import customers, review
 from notifier.domain.calendar import WorkCalendar
 from notifier.domain.policy import Policy
-from notifier.render import Renderer
 from notifier.store.db import unit_of_work
 from notifier.store.models import (
     Customer,
@@ -30,8 +29,8 @@ from notifier.store.models import (
     User,
 )
 from notifier.store.queries import items_for
-from notifier.sweeps.context import SweepContext
 from notifier.sweeps.plan import plan
+from tests.support import sweep_context
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=SHANGHAI)  # Monday 2 March in Shanghai
@@ -102,7 +101,7 @@ def drafted(engine: Engine, policy: Policy) -> dict[str, int]:
                 updated_at=T0,
             )
         )
-    ctx = SweepContext(policy=policy, calendar=WorkCalendar(policy.calendar), renderer=Renderer())
+    ctx = sweep_context(policy)
     assert plan(engine, NOW, ctx, force=True).drafted == 2
     with unit_of_work(engine) as s:
         return {r.customer_id: r.id or 0 for r in s.scalars(select(Reminder))}

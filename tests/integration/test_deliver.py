@@ -15,9 +15,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import col
 
 from notifier.channels import Channel, SmtpEmail, TwilioSms
-from notifier.domain.calendar import WorkCalendar
 from notifier.domain.policy import AllowedHours, Policy, QuietHoursPolicy
-from notifier.render import Renderer
 from notifier.review import approve_all_pending
 from notifier.settings import TwilioSettings
 from notifier.store.db import unit_of_work
@@ -34,6 +32,7 @@ from tests.fakes.smtp_servers import (
     rejecting_smtp_server,
 )
 from tests.fakes.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
+from tests.support import sweep_context
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 1, 1, tzinfo=SH)
@@ -46,7 +45,7 @@ def at(day: int, hh: int, mm: int = 0) -> datetime:
 
 @pytest.fixture
 def ctx(policy: Policy) -> SweepContext:
-    return SweepContext(policy=policy, calendar=WorkCalendar(policy.calendar), renderer=Renderer())
+    return sweep_context(policy)
 
 
 @pytest.fixture

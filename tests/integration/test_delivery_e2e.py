@@ -17,15 +17,12 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, select
 from sqlmodel import col
 
-from notifier.domain.calendar import WorkCalendar
 from notifier.domain.policy import Policy
 from notifier.importer import import_file
-from notifier.render import Renderer
 from notifier.review import approve_all_pending
 from notifier.settings import Settings, TwilioSettings
 from notifier.store.db import unit_of_work
 from notifier.store.models import Event, Reminder
-from notifier.sweeps.context import SweepContext
 from notifier.sweeps.deliver import deliver
 from notifier.sweeps.fallback import fallback
 from notifier.sweeps.plan import plan
@@ -34,6 +31,7 @@ from notifier.wiring import channels_for, tracker_for
 from tests.fakes.live_app import LiveApp
 from tests.fakes.smtp_servers import SmtpServer, free_port, recording_smtp_server
 from tests.fakes.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
+from tests.support import sweep_context
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -105,7 +103,7 @@ def test_import_plan_approve_deliver_track_and_fall_back(
     world: tuple[Settings, TwilioFake, SmtpServer, LiveApp, Clock],
 ) -> None:
     settings, twilio, smtp, app, clock = world
-    ctx = SweepContext(policy=policy, calendar=WorkCalendar(policy.calendar), renderer=Renderer())
+    ctx = sweep_context(policy)
     tracker = tracker_for(settings)
 
     def run_deliver(now: datetime) -> None:

@@ -9,13 +9,12 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlmodel import col
 
-from notifier.domain.calendar import WorkCalendar
 from notifier.domain.policy import Policy
-from notifier.render import Renderer
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Payment, Receivable, Reminder
 from notifier.sweeps.context import SweepContext
 from notifier.sweeps.fallback import fallback
+from tests.support import sweep_context
 
 SH = ZoneInfo("Asia/Shanghai")
 SENT = datetime(2026, 3, 2, 9, 5, tzinfo=SH)
@@ -23,7 +22,7 @@ LATER = SENT + timedelta(hours=25)
 
 
 def context(policy: Policy) -> SweepContext:
-    return SweepContext(policy=policy, calendar=WorkCalendar(policy.calendar), renderer=Renderer())
+    return sweep_context(policy)
 
 
 @pytest.fixture

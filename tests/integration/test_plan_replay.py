@@ -17,13 +17,12 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
-from notifier.domain.calendar import WorkCalendar
 from notifier.domain.policy import Policy
-from notifier.render import Renderer
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Event, Payment, PaymentPromise, Receivable, Reminder
 from notifier.sweeps.context import SweepContext
 from notifier.sweeps.plan import plan
+from tests.support import sweep_context
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -51,7 +50,7 @@ def paid(s: Session, pid: str, rid: str, yuan: int, on: date) -> None:
 
 @pytest.fixture
 def ctx(policy: Policy) -> SweepContext:
-    return SweepContext(policy=policy, calendar=WorkCalendar(policy.calendar), renderer=Renderer())
+    return sweep_context(policy)
 
 
 def hours(

@@ -17,9 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, select
 from sqlmodel import col
 
-from notifier.domain.calendar import WorkCalendar
 from notifier.domain.policy import Policy
-from notifier.render import Renderer
 from notifier.settings import Settings
 from notifier.store.db import unit_of_work
 from notifier.store.models import (
@@ -31,10 +29,10 @@ from notifier.store.models import (
     Receivable,
     Reminder,
 )
-from notifier.sweeps.context import SweepContext
 from notifier.sweeps.plan import plan
 from notifier.users import add_user
 from notifier.web import create_app
+from tests.support import sweep_context, web_login
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PLANNED = datetime(2026, 3, 2, 8, 0, tzinfo=SHANGHAI)  # Monday 2 March, 08:00 in Shanghai
@@ -87,7 +85,7 @@ def portfolio(engine: Engine, policy: Policy) -> dict[str, int]:
                 updated_at=T0,
             )
         )
-    ctx = SweepContext(policy=policy, calendar=WorkCalendar(policy.calendar), renderer=Renderer())
+    ctx = sweep_context(policy)
     assert plan(engine, PLANNED, ctx, force=True).drafted == 2
     with unit_of_work(engine) as s:
         return {r.customer_id: r.id or 0 for r in s.scalars(select(Reminder))}
@@ -109,14 +107,7 @@ def add(
 def login(app: FastAPI, name: str) -> tuple[TestClient, str]:
     """A browser logged in through the login form, and the CSRF token its pages carry."""
     client = TestClient(app)
-    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
-    assert token is not None
-    form = {"csrf": token.group(1), "name": name, "password": PASSWORD, "next": "/customers"}
-    done = client.post("/login", data=form, follow_redirects=False)
-    assert done.status_code == 303 and done.headers["location"] == "/customers"
-    meta = re.search(r'<meta name="csrf-token" content="([^"]+)">', client.get("/customers").text)
-    assert meta is not None
-    return client, meta.group(1)
+    return client, web_login(client, name, PASSWORD, "/customers")
 
 
 @pytest.fixture

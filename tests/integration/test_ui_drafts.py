@@ -14,16 +14,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlmodel import col
 
-from notifier.domain.calendar import WorkCalendar
 from notifier.domain.policy import Policy
-from notifier.render import Renderer, sms_segments
+from notifier.render import sms_segments
 from notifier.settings import Settings
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Event, Receivable, Reminder, ReminderEdit
-from notifier.sweeps.context import SweepContext
 from notifier.sweeps.plan import plan
 from notifier.users import add_user
 from notifier.web import create_app
+from tests.support import sweep_context, web_login
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PLANNED = datetime(2026, 3, 2, 8, 0, tzinfo=SHANGHAI)  # Monday, before the 09:00 slot
@@ -66,7 +65,7 @@ def drafts(engine: Engine, policy: Policy) -> dict[str, int]:
                     updated_at=T0,
                 )
             )
-    ctx = SweepContext(policy=policy, calendar=WorkCalendar(policy.calendar), renderer=Renderer())
+    ctx = sweep_context(policy)
     assert plan(engine, PLANNED, ctx, force=True).drafted == 3
     with unit_of_work(engine) as s:
         return {r.customer_id: r.id or 0 for r in s.scalars(select(Reminder))}
@@ -86,19 +85,7 @@ def add(engine: Engine, name: str, role: str, zone: str = "Asia/Shanghai") -> No
 def login(app: FastAPI, name: str) -> tuple[TestClient, str]:
     """A browser logged in through the login form, and the CSRF token its pages carry."""
     client = TestClient(app)
-    form = client.get("/login")
-    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
-    assert token is not None
-    done = client.post(
-        "/login",
-        data={"csrf": token.group(1), "name": name, "password": PASSWORD, "next": "/"},
-        follow_redirects=False,
-    )
-    assert done.status_code == 303
-    home = client.get("/")
-    meta = re.search(r'<meta name="csrf-token" content="([^"]+)">', home.text)
-    assert home.status_code == 200 and meta is not None
-    return client, meta.group(1)
+    return client, web_login(client, name, PASSWORD, "/")
 
 
 @pytest.fixture
