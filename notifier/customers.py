@@ -39,6 +39,7 @@ from notifier.store.models import (
     ReminderEdit,
     User,
 )
+from notifier.store.reminders import cancel
 
 # Who may set or clear the legal-authorised flag (D19: legal steps are a manager's call).
 LEGAL_DECIDERS = frozenset({"manager", "admin"})
@@ -159,11 +160,7 @@ def _cancel_live(session: Session, customer_id: str, reason: str, by: str, now: 
         .where(col(Reminder.customer_id) == customer_id, col(Reminder.status).in_(LIVE))
         .with_for_update()
     ).all()
-    for r in live:
-        r.status, r.reason, r.updated_at = "cancelled", reason, now
-        r.version += 1
-        session.add(Event(at=now, kind="cancelled", customer_id=customer_id, actor=by,
-                          data={"reminder_id": r.id, "reason": reason}))  # fmt: skip
+    session.add_all(cancel(r, reason, now, by) for r in live)
 
 
 def open_dispute(

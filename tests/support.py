@@ -6,14 +6,20 @@ import os
 import re
 import subprocess
 import sys
+from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
 
 from notifier.domain.calendar import WorkCalendar
 from notifier.domain.policy import Policy
 from notifier.render import Renderer
+from notifier.store.db import unit_of_work
+from notifier.store.models import Customer, Payment, Receivable, Reminder
 from notifier.sweeps.context import SweepContext
+from notifier.sweeps.plan import plan
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,3 +54,35 @@ def web_login(client: TestClient, name: str, password: str, next_url: str = "/")
     meta = re.search(r'<meta name="csrf-token" content="([^"]+)">', client.get(next_url).text)
     assert meta is not None
     return meta.group(1)
+
+
+PORTFOLIO_PLANNED = datetime(2026, 3, 2, 8, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Monday
+
+
+def two_customer_portfolio(engine: Engine, policy: Policy) -> dict[str, int]:
+    """C1 (collector li) owes C1-1 and C1-2 (partly paid), C2 owes C2-1; both businesses
+    get a pending draft planned at ``PORTFOLIO_PLANNED``. Their ids, by customer."""
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    stamps = {"created_at": t0, "updated_at": t0}
+    with unit_of_work(engine) as s:
+        s.add_all(
+            Customer(id=cid, name=f"客户{cid}", kind="business", phone="+8613912345678",
+                     email=f"{cid.lower()}@x.example", collector="li", **stamps)
+            for cid in ("C1", "C2")
+        )  # fmt: skip
+        s.flush()
+        s.add_all(
+            Receivable(id=rid, customer_id=rid[:2], amount_cents=cents, issued_on=issued,
+                       due_on=due, **stamps)
+            for rid, cents, issued, due in (
+                ("C1-1", 1_000_000, date(2026, 1, 1), date(2026, 1, 30)),
+                ("C1-2", 500_000, date(2026, 1, 5), date(2026, 2, 5)),
+                ("C2-1", 300_000, date(2026, 1, 1), date(2026, 1, 30)),
+            )
+        )  # fmt: skip
+        s.flush()
+        s.add(Payment(id="P1", invoice_id="C1-2", amount_cents=100_000,
+                      paid_on=date(2026, 2, 10), **stamps))  # fmt: skip
+    assert plan(engine, PORTFOLIO_PLANNED, sweep_context(policy), force=True).drafted == 2
+    with unit_of_work(engine) as s:
+        return {r.customer_id: r.id or 0 for r in s.scalars(select(Reminder))}

@@ -34,6 +34,7 @@ from notifier.consent import record_opt_out
 from notifier.domain.calendar import CalendarNotPublished
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Event, Reminder
+from notifier.store.reminders import cancel
 from notifier.sweeps.context import SweepContext
 from notifier.sweeps.recheck import recheck
 from notifier.sweeps.slotting import reslot
@@ -197,11 +198,8 @@ def _prepare(
         return None  # someone else took it, or a person changed it meanwhile
     verdict = recheck(session, r, now, ctx.policy)
     if verdict.action == "cancel":
-        r.status, r.reason, r.updated_at = "cancelled", verdict.reason, now
-        r.claimed_by = r.claimed_until = None
-        r.version += 1
         report.cancelled += 1
-        session.add(_event(now, "cancelled", r, reason=verdict.reason))
+        session.add(cancel(r, verdict.reason, now, "delivery"))
         return None
     if verdict.action == "defer":
         _defer(session, r, now, ctx, verdict.reason, report)

@@ -30,6 +30,7 @@ from notifier.store.bulk import insert_ignoring_conflicts
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Event, PaymentPromise, Reminder
 from notifier.store.queries import items_for, iter_customers, portfolio_outstanding
+from notifier.store.reminders import cancel
 from notifier.sweeps.compose import compose, message_context, payment_url
 from notifier.sweeps.context import SweepContext
 from notifier.sweeps.slotting import COUNTED, slot_for
@@ -274,13 +275,8 @@ def _supersede(
         step = newest.get(r.customer_id)
         if step is None or r.step == step or r.fallback_of is not None or r.status not in LIVE:
             continue
-        r.status = "cancelled"
-        r.reason = f"superseded by the {step} step"
-        r.updated_at = now
-        r.version += 1
         report.cancelled += 1
-        events.append(Event(at=now, kind="cancelled", customer_id=r.customer_id, actor="planner",
-                            data={"reminder_id": r.id, "reason": r.reason}))  # fmt: skip
+        events.append(cancel(r, f"superseded by the {step} step", now, "planner"))
 
 
 def _promises(
@@ -334,10 +330,5 @@ def _cancel_stale(
             reason = "the items it was about were paid"
         if reason is None:
             continue
-        r.status = "cancelled"
-        r.reason = reason
-        r.updated_at = now
-        r.version += 1
         report.cancelled += 1
-        events.append(Event(at=now, kind="cancelled", customer_id=r.customer_id, actor="planner",
-                            data={"reminder_id": r.id, "reason": reason}))  # fmt: skip
+        events.append(cancel(r, reason, now, "planner"))

@@ -24,13 +24,11 @@ from notifier.store.models import (
     Event,
     Payment,
     PaymentPromise,
-    Receivable,
     Reminder,
     User,
 )
 from notifier.store.queries import items_for
-from notifier.sweeps.plan import plan
-from tests.support import sweep_context
+from tests.support import two_customer_portfolio
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=SHANGHAI)  # Monday 2 March in Shanghai
@@ -42,69 +40,7 @@ COLLECTOR = User(name="li", role="collector", created_at=T0)
 
 @pytest.fixture
 def drafted(engine: Engine, policy: Policy) -> dict[str, int]:
-    """C1 owes two invoices (one partly paid), C2 one; each gets a pending draft."""
-    with unit_of_work(engine) as s:
-        for cid in ("C1", "C2"):
-            s.add(
-                Customer(
-                    id=cid,
-                    name=f"客户{cid}",
-                    kind="business",
-                    phone="+8613912345678",
-                    email=f"{cid.lower()}@x.example",
-                    created_at=T0,
-                    updated_at=T0,
-                )
-            )
-        s.flush()
-        s.add(
-            Receivable(
-                id="C1-1",
-                customer_id="C1",
-                amount_cents=1_000_000,
-                issued_on=date(2026, 1, 1),
-                due_on=date(2026, 1, 30),
-                created_at=T0,
-                updated_at=T0,
-            )
-        )
-        s.add(
-            Receivable(
-                id="C1-2",
-                customer_id="C1",
-                amount_cents=500_000,
-                issued_on=date(2026, 1, 5),
-                due_on=date(2026, 2, 5),
-                created_at=T0,
-                updated_at=T0,
-            )
-        )
-        s.add(
-            Receivable(
-                id="C2-1",
-                customer_id="C2",
-                amount_cents=300_000,
-                issued_on=date(2026, 1, 1),
-                due_on=date(2026, 1, 30),
-                created_at=T0,
-                updated_at=T0,
-            )
-        )
-        s.flush()
-        s.add(
-            Payment(
-                id="P1",
-                invoice_id="C1-2",
-                amount_cents=100_000,
-                paid_on=date(2026, 2, 10),
-                created_at=T0,
-                updated_at=T0,
-            )
-        )
-    ctx = sweep_context(policy)
-    assert plan(engine, NOW, ctx, force=True).drafted == 2
-    with unit_of_work(engine) as s:
-        return {r.customer_id: r.id or 0 for r in s.scalars(select(Reminder))}
+    return two_customer_portfolio(engine, policy)
 
 
 def events(session: Session, kind: str) -> list[Event]:

@@ -24,15 +24,13 @@ from notifier.store.models import (
     Customer,
     Dispute,
     Event,
-    Payment,
     PaymentPromise,
     Receivable,
     Reminder,
 )
-from notifier.sweeps.plan import plan
 from notifier.users import add_user
 from notifier.web import create_app
-from tests.support import sweep_context, web_login
+from tests.support import two_customer_portfolio, web_login
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PLANNED = datetime(2026, 3, 2, 8, 0, tzinfo=SHANGHAI)  # Monday 2 March, 08:00 in Shanghai
@@ -42,53 +40,7 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture
 def portfolio(engine: Engine, policy: Policy) -> dict[str, int]:
-    """C1 (collector li) owes C1-1 and C1-2 (partly paid); C2 owes C2-1. Both drafted."""
-    with unit_of_work(engine) as s:
-        for cid in ("C1", "C2"):
-            s.add(
-                Customer(
-                    id=cid,
-                    name=f"客户{cid}",
-                    kind="business",
-                    phone="+8613912345678",
-                    email=f"{cid.lower()}@x.example",
-                    collector="li",
-                    created_at=T0,
-                    updated_at=T0,
-                )
-            )
-        s.flush()
-        for rid, cid, cents, due in (
-            ("C1-1", "C1", 1_000_000, date(2026, 1, 30)),
-            ("C1-2", "C1", 500_000, date(2026, 2, 5)),
-            ("C2-1", "C2", 300_000, date(2026, 1, 30)),
-        ):
-            s.add(
-                Receivable(
-                    id=rid,
-                    customer_id=cid,
-                    amount_cents=cents,
-                    issued_on=date(2026, 1, 1),
-                    due_on=due,
-                    created_at=T0,
-                    updated_at=T0,
-                )
-            )
-        s.flush()
-        s.add(
-            Payment(
-                id="P1",
-                invoice_id="C1-2",
-                amount_cents=100_000,
-                paid_on=date(2026, 2, 10),
-                created_at=T0,
-                updated_at=T0,
-            )
-        )
-    ctx = sweep_context(policy)
-    assert plan(engine, PLANNED, ctx, force=True).drafted == 2
-    with unit_of_work(engine) as s:
-        return {r.customer_id: r.id or 0 for r in s.scalars(select(Reminder))}
+    return two_customer_portfolio(engine, policy)
 
 
 @pytest.fixture
