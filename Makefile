@@ -10,7 +10,7 @@ CHROMIUM ?= /usr/bin/chromium
 CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install browser demo test lint format clean bench
+.PHONY: install browser postgresql demo test lint format clean bench
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,16 @@ $(CHROMIUM) $(CJK_FONT) &:
 	$$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive \
 	apt-get install -y --no-install-recommends chromium fonts-wqy-microhei
 
+# Debian's PostgreSQL server (any version), the second store of the store, sweep and
+# delivery tests: tests/fakes/postgres.py starts a throwaway cluster on 127.0.0.1 with its
+# initdb and pg_ctl. Installed once, like chromium, when there is none.
+postgresql:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null; then sudo=sudo; \
+	else echo "PostgreSQL is missing: install Debian's postgresql package as root" >&2; exit 1; fi; \
+	$$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive \
+	apt-get install -y --no-install-recommends postgresql
+
 install: $(BIN)/.installed
 
 browser: $(CHROMIUM) $(CJK_FONT)
@@ -44,7 +54,7 @@ format: install
 	$(BIN)/ruff format notifier tests scripts bench
 	$(BIN)/ruff check --fix notifier tests scripts bench
 
-test: lint node_modules/.installed browser
+test: lint node_modules/.installed browser postgresql
 	$(BIN)/pytest
 
 DEMO_MANAGER ?= manager
@@ -75,11 +85,11 @@ demo: install
 	NOTIFIER_DELIVERY_MODE=capture NOTIFIER_CAPTURE_DIR=demo-outbox $(N) serve --host 127.0.0.1 --port 8000
 
 # Speed and memory, each beside its reference in the same run (never timed in tests).
-CUSTOMERS ?= 100000
+# SCALE: receivables in the synthetic portfolio (customers: 0.3 x SCALE); the table goes to
+# the terminal, everything to bench/results.json. E.g. `make bench SCALE=200000`.
+SCALE ?= 1000000
 bench: install
-	$(BIN)/python -m bench.plan_bench --customers $(CUSTOMERS)
-	$(BIN)/python -m bench.deliver_bench --messages 2000
-	$(BIN)/python -m bench.queue_bench --drafts $(CUSTOMERS)
+	$(BIN)/python -m bench.run --scale $(SCALE)
 
 clean:
 	rm -rf $(VENV) node_modules demo-data demo-outbox *.egg-info .mypy_cache .ruff_cache .pytest_cache $(DEMO_DB)*

@@ -14,6 +14,12 @@ measured side by side in one run.
   is ``delivered``;
 - ``email_per_s`` / ``email_raw_per_s``: the same for business customers, ``SmtpEmail`` and
   the aiosmtpd recording server, 09:00 slot;
+- ``webhooks_per_s``: signed Twilio status callbacks (``delivered``, one per SMS the sweep
+  sent, named by reminder as the sweep asks Twilio to) accepted per second by the running
+  app (uvicorn, real HTTP, 16 concurrent keep-alive connections from a thin asyncio
+  client); beside it ``webhooks_ref_per_s``: the same app answering ``GET /healthz`` (one
+  ``SELECT 1``) at the same concurrency, the two alternating in rounds; the app process's
+  CPU time per request for both;
 - outages: M approved e-mails, the SMTP server stopped, one sweep per simulated minute (as
   the scheduler runs it), the server back after the outage; transient failures, retries
   inside the slot, deferrals to the next slot, minutes to drain, and checks that nothing
@@ -32,6 +38,7 @@ The planned and approved portfolios are cached in ``bench/data/`` (git-ignored;
 from __future__ import annotations
 
 import argparse
+import asyncio
 import cProfile
 import json
 import multiprocessing
@@ -50,6 +57,7 @@ from datetime import UTC, datetime, time, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
@@ -57,6 +65,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, event, func, insert, select, text
 from sqlmodel import col
+from twilio.request_validator import RequestValidator
 
 from bench.generate import AT, CITIES, GIVEN, POLICY_PATH, SURNAMES, TRADES, WORDS
 from bench.plan_bench import machine, schema_head
@@ -143,6 +152,8 @@ def _world_main(conn: Connection) -> None:
             elif command == "app.start":
                 app, app_engine = _start_app(args)
                 result = app.url
+            elif command == "cpu":  # this process's CPU seconds so far (all its threads)
+                result = clock.process_time()
             elif command == "app.stop":
                 if app is not None:
                     app.stop()
@@ -686,7 +697,132 @@ def measure_email(
     return {"raw": best([before, raw()]), "sweep": sweep}
 
 
-# -- 3. SMTP outages ------------------------------------------------------------------------
+# -- 3. status callbacks into the app -------------------------------------------------------
+def _request(host: str, method: str, path: str, body: bytes = b"", **headers: str) -> bytes:
+    """One HTTP/1.1 request, keep-alive, as bytes (built before any clock starts)."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
+    lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
+    if body or method == "POST":
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def _blast(
+    host: str, port: int, requests: list[bytes], clients: int
+) -> tuple[float, Counter[int]]:
+    """Send ``requests`` over ``clients`` keep-alive connections at once, each connection
+    one request after the other; the seconds it took and the answers' status codes. A
+    client this thin (no HTTP library) leaves the machine's CPU to the app."""
+    pending = iter(requests)
+    codes = Counter[int]()
+
+    async def client() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        for request in pending:  # one shared iterator: each request is sent once
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            code = int(head.split(b" ", 2)[1])
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+                elif name.strip().lower() == b"transfer-encoding":
+                    raise RuntimeError("chunked answers are not expected here")
+            if length:
+                await reader.readexactly(length)
+            codes[code] += 1
+        writer.close()
+        await writer.wait_closed()
+
+    started = clock.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return clock.perf_counter() - started, codes
+
+
+@dataclass
+class _Tally:
+    """Requests answered, wall seconds, and the app process's CPU seconds, over rounds."""
+
+    ok: int = 0
+    seconds: float = 0.0
+    cpu: float = 0.0
+    answers: Counter[int] = field(default_factory=Counter)
+    rates: list[float] = field(default_factory=list)
+
+    def add(self, seconds: float, answers: Counter[int], cpu: float, ok: int) -> None:
+        self.ok += answers[ok]
+        self.seconds += seconds
+        self.cpu += cpu
+        self.answers.update(answers)
+        self.rates.append(round(answers[ok] / seconds, 1))
+
+    def as_dict(self) -> dict[str, Any]:
+        n = sum(self.answers.values())
+        return {"requests": n, "seconds": round(self.seconds, 3),
+                "rate": round(self.ok / self.seconds, 1), "rates_by_round": self.rates,
+                "app_cpu_ms_per_request": round(1000 * self.cpu / max(n, 1), 3),
+                "answers": {str(k): v for k, v in sorted(self.answers.items())}}  # fmt: skip
+
+
+def measure_webhooks(
+    w: World, sent_db: Path, run: Path, clients: int, limit: int, rounds: int = 4
+) -> dict[str, Any]:
+    """Signed Twilio status callbacks (``delivered``, one per sent SMS, named by reminder
+    as the sweep asks Twilio to) posted into the running app (uvicorn, its own process,
+    the same SQLite file) by ``clients`` concurrent keep-alive connections; beside it the
+    same app answering ``GET /healthz`` (one ``SELECT 1``) at the same concurrency. The two
+    alternate in ``rounds`` rounds (a share of the callbacks each), so that a change in
+    the machine's load hits both alike; the app process's CPU time is reported too."""
+    db = copy_db(sent_db, run / "webhooks.db")
+    engine = open_engine(db)
+    with unit_of_work(engine) as session:
+        sent = session.execute(
+            select(col(Reminder.id), col(Reminder.provider_id))
+            .where(col(Reminder.status) == "sent", col(Reminder.channel) == "sms")
+            .order_by(col(Reminder.id))
+            .limit(limit)
+        ).all()
+    url = w.call("app.start", db_url=_url(db), twilio="http://127.0.0.1:9", now=SMS_AT.isoformat())
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    validator = RequestValidator(AUTH_TOKEN)
+    callbacks = []
+    for reminder_id, sid in sent:
+        path = f"{STATUS_CALLBACK_PATH}?reminder={reminder_id}"
+        params = {"AccountSid": ACCOUNT_SID, "MessageSid": str(sid), "SmsSid": str(sid),
+                  "MessageStatus": "delivered", "SmsStatus": "delivered", "To": "+8613900000000",
+                  "From": "+15005550006", "ApiVersion": "2010-04-01"}  # fmt: skip
+        signature = validator.compute_signature(url + path, params)
+        callbacks.append(_request(f"{host}:{port}", "POST", path, urlencode(params).encode(),
+                                  Content_Type="application/x-www-form-urlencoded",
+                                  X_Twilio_Signature=signature))  # fmt: skip
+    health = _request(f"{host}:{port}", "GET", "/healthz")
+    hooks, ref = _Tally(), _Tally()
+    size = -(-len(callbacks) // rounds)
+    try:
+        for start in range(0, len(callbacks), size):
+            some = callbacks[start : start + size]
+            for tally, requests, ok in ((ref, [health] * len(some), 200), (hooks, some, 204)):
+                cpu = w.call("cpu")
+                seconds, answers = asyncio.run(_blast(host, int(port), requests, clients))
+                tally.add(seconds, answers, w.call("cpu") - cpu, ok)
+    finally:
+        w.call("app.stop")
+    with unit_of_work(engine) as session:
+        statuses = count_by_status(session)
+        events = session.scalar(
+            select(func.count()).select_from(Event).where(col(Event.kind) == "delivered")
+        )
+    engine.dispose()
+    return {
+        "clients": clients,
+        "callbacks": hooks.as_dict()
+        | {"statuses_after": statuses, "delivered_events": int(events or 0)},
+        "healthz": ref.as_dict(),
+    }
+
+
+# -- 4. SMTP outages ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Outage:
     name: str
@@ -817,17 +953,20 @@ def _outage_outcome(
     }
 
 
-# -- 4. profile -----------------------------------------------------------------------------
+# -- 5. profile -----------------------------------------------------------------------------
 SPOTS = (
     ("deliver(): the sweeps", "notifier/sweeps/deliver.py", "deliver"),
-    ("_deliver_one: per reminder", "notifier/sweeps/deliver.py", "_deliver_one"),
+    ("_deliver_group: per group of reminders", "notifier/sweeps/deliver.py", "_deliver_group"),
     ("TwilioSms.send: SDK + HTTP", "notifier/channels/twilio_sms.py", "send"),
     ("  requests: merge_environment_settings", "requests/sessions.py",
      "merge_environment_settings"),
     ("_prepare: lock, re-read, re-check, mark", "notifier/sweeps/deliver.py", "_prepare"),
-    ("  recheck", "notifier/sweeps/recheck.py", "recheck"),
-    ("    items_for (3 SELECTs)", "notifier/store/queries.py", "items_for"),
-    ("    opted_out", "notifier/consent.py", "opted_out"),
+    ("  recheck_all", "notifier/sweeps/recheck.py", "recheck_all"),
+    ("    gather: set-based reads", "notifier/sweeps/recheck.py", "gather"),
+    ("      items_for (3 SELECTs)", "notifier/store/queries.py", "items_for"),
+    ("      active_opt_outs", "notifier/consent.py", "active_opt_outs"),
+    ("    judge: the checks", "notifier/sweeps/recheck.py", "judge"),
+    ("_record: the group's results", "notifier/sweeps/deliver.py", "_record"),
     ("Session.commit (flush + COMMIT)", "sqlalchemy/orm/session.py", "commit"),
     ("Session.get (re-read by id)", "sqlalchemy/orm/session.py", "get"),
     ("building statements (coercions.expect)", "sqlalchemy/sql/coercions.py", "expect"),
@@ -959,6 +1098,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="SMS swept with status callbacks on (at most --messages; 0: skip)",
     )
     parser.add_argument("--callback-wait", type=float, default=60.0, help="seconds, at most")
+    parser.add_argument(
+        "--webhooks",
+        type=int,
+        default=2000,
+        help="signed status callbacks posted into the app (at most --messages; 0: skip)",
+    )
+    parser.add_argument("--webhook-clients", type=int, default=16, help="concurrent connections")
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--regenerate", action="store_true", help="plan the portfolios anew")
     parser.add_argument("--seed", type=int, default=20260302)
@@ -993,6 +1139,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with world() as w:
         with console.status(f"SMS: raw floor, sweep, raw floor again ({n:,} messages)"):
             sms = measure_sms(w, sms_db, ctx, run, seed)
+        webhooks = None
+        if min(args.webhooks, n):
+            with console.status(f"status callbacks into the app ({min(args.webhooks, n):,})"):
+                webhooks = measure_webhooks(
+                    w, run / "sms.db", run, args.webhook_clients, min(args.webhooks, n)
+                )
         callbacks = None
         if callback_n:
             with console.status(f"SMS sweep with status callbacks into the app ({callback_n:,})"):
@@ -1020,9 +1172,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "email_per_s": email["sweep"]["rate"],
         "email_raw_per_s": email["raw"]["rate"],
         "email_vs_raw": round(email["sweep"]["rate"] / email["raw"]["rate"], 3),
+        "webhooks_per_s": webhooks["callbacks"]["rate"] if webhooks else None,
+        "webhooks_ref_per_s": webhooks["healthz"]["rate"] if webhooks else None,
         "parameters": {
             "seed": seed,
             "batch": policy.delivery.batch,
+            "group": policy.delivery.group,
             "planned_at": AT.isoformat(),
             "approved_at": APPROVED_AT.isoformat(),
             "sms_at": SMS_AT.isoformat(),
@@ -1035,6 +1190,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "Twilio, the SMTP server and the web app run in a child process",
                 "raw floors: the faster of a run before and a run after the sweep",
                 "outages: one deliver() per simulated minute, as the scheduler runs it",
+                "webhooks: signed `delivered` callbacks for the SMS sweep's sent reminders; "
+                "reference: GET /healthz of the same app at the same concurrency",
             ],
         },
         "setup": {
@@ -1045,6 +1202,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         },
         "sms": sms,
         "sms_callbacks": callbacks,
+        "webhooks": webhooks,
         "email": email,
         "outages": outcomes,
         "profile": profile,
@@ -1063,7 +1221,7 @@ def show(results: dict[str, Any]) -> None:
     sms, email, cb = results["sms"], results["email"], results["sms_callbacks"]
     table = Table(
         title=f"delivery: {results['messages']:,} approved reminders per channel, "
-        f"batch {results['parameters']['batch']}"
+        f"batch {results['parameters']['batch']}, group {results['parameters'].get('group')}"
     )
     for name in (
         "measure",
@@ -1115,6 +1273,17 @@ def show(results: dict[str, Any]) -> None:
             f"after the sweep; then {cb['statuses_after_callbacks']}: "
             f"[bold]{cb['delivered_callback_answered_but_still_sent']}[/] still `sent` although "
             "the app answered their `delivered` callback (it came before the SID was recorded)"
+        )
+    hooks = results.get("webhooks")
+    if hooks:
+        cbs, ref = hooks["callbacks"], hooks["healthz"]
+        console.print(
+            f"webhooks_per_s: [bold]{cbs['rate']:,.0f}[/] signed status callbacks accepted per "
+            f"second ({cbs['requests']:,} posted by {hooks['clients']} connections, answers "
+            f"{cbs['answers']}, then {cbs['statuses_after']}, {cbs['delivered_events']:,} "
+            f"events; app CPU {cbs['app_cpu_ms_per_request']:.2f} ms each); "
+            f"webhooks_ref_per_s: GET /healthz {ref['rate']:,.0f}/s (app CPU "
+            f"{ref['app_cpu_ms_per_request']:.2f} ms each): {cbs['rate'] / ref['rate']:.2f}"
         )
     if results["outages"]:
         show_outages(results["outages"])

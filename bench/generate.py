@@ -11,7 +11,7 @@ Two outputs from the same rows:
 - :func:`write_csvs`: customers, receivables and payments as the CSV import reads them,
   for measuring ``notifier.importer.import_file``.
 
-    python -m bench.generate --customers 100000 --db bench/data/portfolio.db
+    python -m bench.generate --scale 1000000 --db bench/data/portfolio.db  # receivables
     python -m bench.generate --customers 20000 --csv bench/data/csv
 """
 
@@ -56,6 +56,10 @@ ROOT = Path(__file__).resolve().parent.parent
 POLICY_PATH = ROOT / "config" / "notifier.toml"
 AT = datetime(2026, 3, 2, 8, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 DEFAULT_CUSTOMERS = 100_000
+DEFAULT_SCALE = 1_000_000  # receivables
+# The mix below averages 3.36 receivables a customer: 0.3 customers a receivable gives
+# about ``scale`` receivables (300,000 customers hold about 1,008,000).
+CUSTOMERS_PER_RECEIVABLE = 0.3
 DEFAULT_SEED = 20260302
 CHUNK = 5_000  # customers per executemany round
 
@@ -112,6 +116,11 @@ class Spec:
     customers: int = DEFAULT_CUSTOMERS
     seed: int = DEFAULT_SEED
     at: datetime = AT
+
+    @classmethod
+    def for_scale(cls, receivables: int, seed: int = DEFAULT_SEED, at: datetime = AT) -> Spec:
+        """The portfolio of about ``receivables`` receivables, in the usual mix."""
+        return cls(max(1, round(receivables * CUSTOMERS_PER_RECEIVABLE)), seed, at)
 
     def cache_name(self, schema: str) -> str:
         return f"portfolio-{self.customers}-s{self.seed}-g{GENERATOR_VERSION}-r{schema}.db"
@@ -577,13 +586,18 @@ def _money(cents: int) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else "")
-    parser.add_argument("--customers", type=int, default=DEFAULT_CUSTOMERS)
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--scale", type=int, help=f"receivables (default {DEFAULT_SCALE:,})")
+    size.add_argument("--customers", type=int, help="customers instead of --scale")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--db", type=Path, help="a new SQLite file to migrate and fill")
     target.add_argument("--csv", type=Path, help="a directory for the three CSV files")
     args = parser.parse_args(argv)
-    spec = Spec(customers=args.customers, seed=args.seed)
+    if args.customers:
+        spec = Spec(customers=args.customers, seed=args.seed)
+    else:
+        spec = Spec.for_scale(args.scale or DEFAULT_SCALE, seed=args.seed)
     started = time.perf_counter()
     if args.db:
         if args.db.exists():

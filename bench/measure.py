@@ -5,11 +5,15 @@
 A child prints one JSON object as its last line of output. Memory is the child's own peak
 resident set (``VmHWM``), so one measurement never inherits another one's heap.
 
-- ``plan``: ``plan(engine, now, ctx, force=True)`` over the whole portfolio;
-- ``floor``: the same reminders rendered with the same Renderer, then inserted with one
-  executemany into a copy of the portfolio (the contexts are built before the clock starts);
+- ``plan``: ``plan(engine, now, ctx, force=True)`` over the whole portfolio, then once more
+  (the steady-state tick: everything due is drafted already);
+- ``floor``: the same reminders rendered with the same Renderer, then inserted with
+  executemany into a copy of the portfolio, in one transaction (the contexts are rebuilt
+  from the store between chunks, off the clock);
 - ``naive``: one APScheduler job per reminder in a ``SQLAlchemyJobStore`` (SQLite), with a
-  running ``BackgroundScheduler``, on a sample of the drafts;
+  running ``BackgroundScheduler``, on a sample of the drafts; with ``"render": true`` each
+  reminder is rendered first and its text goes into the job (a naive design that still
+  writes the message at planning time);
 - ``import``: the CSV import of customers, receivables and payments into a new database.
 """
 
@@ -19,7 +23,7 @@ import json
 import resource
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -68,6 +72,7 @@ DRAFT_COLUMNS = (
     "version",
 )
 SAMPLE_PER_LOCALE = ("zh-CN", "en")
+FLOOR_CHUNK = 5_000
 
 
 def memory_mb(key: str = "VmHWM") -> float:
@@ -95,16 +100,26 @@ def measure_plan(args: dict[str, Any]) -> dict[str, Any]:
     with engine.connect():
         pass  # open the pool before the clock starts
     before = memory_mb("VmRSS")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     report = plan(engine, at, ctx, batch=args.get("batch", 1000), force=True)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
+    peak = memory_mb("VmHWM")
+    # The steady state: the next tick, with everything due already drafted.
+    started = time.perf_counter()
+    again = plan(engine, at, ctx, batch=args.get("batch", 1000), force=True)
+    idle_seconds = time.perf_counter() - started
     engine.dispose()
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
         "drafts": report.drafted,
         "rate": report.drafted / seconds if seconds else 0.0,
+        "cpu_rate": report.drafted / cpu_seconds if cpu_seconds else 0.0,
         "rss_before_mb": before,
-        "peak_rss_mb": memory_mb("VmHWM"),
+        "peak_rss_mb": peak,
+        "steady_tick_seconds": idle_seconds,
+        "steady_tick_drafts": again.drafted,
+        "peak_rss_after_steady_mb": memory_mb("VmHWM"),
         "report": report.as_dict(),
     }
 
@@ -118,117 +133,160 @@ def _drafts(session: Any, at: datetime, limit: int | None = None, **equal: str) 
     return list(session.scalars(query.order_by(col(Reminder.id)).limit(limit)))
 
 
-def measure_floor(args: dict[str, Any]) -> dict[str, Any]:
-    at = datetime.fromisoformat(args["at"])
-    policy = load_policy(POLICY_PATH)
+# The columns the floor copies from the planning sweep's drafts (it renders the text).
+COPIED = tuple(c for c in DRAFT_COLUMNS if c not in ("subject", "body", "html", "segments"))
+Work = list[tuple[MessageContext, Channel, dict[str, Any]]]
+
+
+def _work(plan_db: str, at: datetime, policy: Policy, limit: int | None = None) -> Iterator[Work]:
+    """The drafts the planning sweep created at ``at``, in id order, a chunk at a time: each
+    with the message context it was rendered from, rebuilt from the store (untimed)."""
     assert policy.cadence is not None
     templates = {s.name: s.template_name for s in policy.cadence.steps}
     calendar = WorkCalendar(policy.calendar)
-    work: list[tuple[MessageContext, Channel, dict[str, Any]]] = []
-    source = make_engine(f"sqlite:///{args['plan_db']}")
-    with unit_of_work(source) as session:
-        drafts = _drafts(session, at)
-        for start in range(0, len(drafts), 1000):
-            chunk = drafts[start : start + 1000]
-            ids = sorted({d.customer_id for d in chunk})
+    table = Reminder.__table__  # type: ignore[attr-defined]
+    source = make_engine(f"sqlite:///{plan_db}")
+    last, left = 0, limit
+    while left is None or left > 0:
+        size = FLOOR_CHUNK if left is None else min(FLOOR_CHUNK, left)
+        with unit_of_work(source) as session:
+            drafts = session.execute(
+                select(table.c.id, *(table.c[name] for name in COPIED))
+                .where(table.c.created_at == at, table.c.id > last)
+                .order_by(table.c.id)
+                .limit(size)
+            ).all()
+            if not drafts:
+                break
+            ids = sorted({d.customer_id for d in drafts})
             customers = {
                 c.id: c for c in session.scalars(select(Customer).where(col(Customer.id).in_(ids)))
             }
             items = items_for(session, ids)
-            for d in chunk:
-                customer = customers[d.customer_id]
-                today = local_date(at, customer.timezone)
-                collectable = [i for i in items[d.customer_id] if not i.disputed]
-                pos = position(collectable, today, policy.penalty.default_daily_rate)
-                message = message_context(
-                    customer,
-                    pos,
-                    step=templates[d.step],
-                    tone=d.tone,
-                    today=today,
-                    policy=policy,
-                    calendar=calendar,
-                    url=payment_url(customer, pos, policy),
-                )
-                row = {name: getattr(d, name) for name in DRAFT_COLUMNS}
-                work.append((message, "sms" if d.channel == "sms" else "email", row))
+        work: Work = []
+        for d in drafts:
+            customer = customers[d.customer_id]
+            today = local_date(at, customer.timezone)
+            collectable = [i for i in items[d.customer_id] if not i.disputed]
+            pos = position(collectable, today, policy.penalty.default_daily_rate)
+            message = message_context(
+                customer,
+                pos,
+                step=templates[d.step],
+                tone=d.tone,
+                today=today,
+                policy=policy,
+                calendar=calendar,
+                url=payment_url(customer, pos, policy),
+            )
+            row = {name: getattr(d, name) for name in COPIED}
+            work.append((message, "sms" if d.channel == "sms" else "email", row))
+        yield work
+        last = drafts[-1].id
+        left = None if left is None else left - len(drafts)
     source.dispose()
+
+
+def _rendered(renderer: Renderer, message: MessageContext, channel: Channel) -> dict[str, Any]:
+    if channel == "sms":
+        sms = renderer.sms(message)
+        return {"subject": None, "body": sms.body, "html": None, "segments": sms.segments}
+    email = renderer.email(message)
+    return {"subject": email.subject, "body": email.text, "html": email.html, "segments": None}
+
+
+def measure_floor(args: dict[str, Any]) -> dict[str, Any]:
+    """Render and insert, timed; rebuilding the contexts between chunks is not timed. One
+    transaction, one executemany per chunk (memory stays bounded at any scale)."""
+    at = datetime.fromisoformat(args["at"])
+    policy = load_policy(POLICY_PATH)
     renderer = Renderer()
     target = make_engine(f"sqlite:///{args['db']}")
-    with target.connect():
-        pass
-    rows: list[dict[str, Any]] = []
-    started = time.perf_counter()
-    for message, channel, row in work:
-        if channel == "sms":
-            sms = renderer.sms(message)
-            rows.append(
-                {**row, "subject": None, "body": sms.body, "html": None, "segments": sms.segments}
-            )
-        else:
-            email = renderer.email(message)
-            rows.append(
-                {
-                    **row,
-                    "subject": email.subject,
-                    "body": email.text,
-                    "html": email.html,
-                    "segments": None,
-                }
-            )
-    rendered = time.perf_counter()
-    with target.begin() as connection:
-        connection.execute(insert(Reminder.__table__), rows)  # type: ignore[attr-defined]
-    seconds = time.perf_counter() - started
+    table = Reminder.__table__  # type: ignore[attr-defined]
+    render_s = insert_s = cpu_s = 0.0
+    count = 0
+    connection = target.connect()
+    transaction = connection.begin()
+    for work in _work(args["plan_db"], at, policy):
+        started, cpu = time.perf_counter(), time.process_time()
+        rows = [{**row, **_rendered(renderer, m, channel)} for m, channel, row in work]
+        rendered = time.perf_counter()
+        connection.execute(insert(table), rows)
+        insert_s += time.perf_counter() - rendered
+        render_s += rendered - started
+        cpu_s += time.process_time() - cpu
+        count += len(rows)
+    started, cpu = time.perf_counter(), time.process_time()
+    transaction.commit()
+    insert_s += time.perf_counter() - started
+    cpu_s += time.process_time() - cpu
+    connection.close()
     target.dispose()
+    seconds = render_s + insert_s
     return {
         "seconds": seconds,
-        "render_seconds": rendered - started,
-        "insert_seconds": seconds - (rendered - started),
-        "drafts": len(rows),
-        "rate": len(rows) / seconds if seconds else 0.0,
+        "cpu_seconds": cpu_s,
+        "render_seconds": render_s,
+        "insert_seconds": insert_s,
+        "drafts": count,
+        "rate": count / seconds if seconds else 0.0,
+        "cpu_rate": count / cpu_s if cpu_s else 0.0,
         "peak_rss_mb": memory_mb("VmHWM"),
     }
 
 
-def deliver_reminder(reminder_id: int) -> None:
+def deliver_reminder(reminder_id: int, message: dict[str, Any] | None = None) -> None:
     """What a naive job would run at its slot; never called by the benchmark."""
 
 
-def measure_naive(args: dict[str, Any]) -> dict[str, Any]:
+def _scheduler(db: str) -> Any:
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
 
+    scheduler = BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{db}")}, timezone=UTC
+    )
+    scheduler.start()
+    return scheduler
+
+
+def measure_naive(args: dict[str, Any]) -> dict[str, Any]:
+    """One add_job per reminder (``render``: each rendered first, its text in the job)."""
     at = datetime.fromisoformat(args["at"])
+    policy = load_policy(POLICY_PATH)
+    with_render = bool(args.get("render"))
+    work = [w for chunk in _work(args["plan_db"], at, policy, args["sample"]) for w in chunk]
     source = make_engine(f"sqlite:///{args['plan_db']}")
     with unit_of_work(source) as session:
         jobs = [(d.id, d.slot_start) for d in _drafts(session, at, args["sample"])]
     source.dispose()
-    scheduler = BackgroundScheduler(
-        jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{args['db']}")}, timezone=UTC
-    )
-    scheduler.start()
+    renderer = Renderer()
+    scheduler = _scheduler(args["db"])
     # Slots keep their spacing but lie in the future of the real clock: nothing runs.
     shift = datetime.now(UTC) + timedelta(days=1) - at
-    started = time.perf_counter()
-    for reminder_id, slot_start in jobs:
+    started, cpu = time.perf_counter(), time.process_time()
+    for (reminder_id, slot_start), (message, channel, _row) in zip(jobs, work, strict=True):
+        text = _rendered(renderer, message, channel) if with_render else None
         scheduler.add_job(
             f"{__name__}:deliver_reminder",
             "date",
             run_date=slot_start + shift,
-            args=[reminder_id],
+            args=[reminder_id, text],
             id=f"reminder-{reminder_id}",
             coalesce=True,
             max_instances=1,
         )
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
     stored = len(scheduler.get_jobs())
     scheduler.shutdown(wait=False)
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
         "jobs": len(jobs),
         "stored": stored,
+        "render": with_render,
         "rate": len(jobs) / seconds if seconds else 0.0,
+        "cpu_rate": len(jobs) / cpu_seconds if cpu_seconds else 0.0,
         "peak_rss_mb": memory_mb("VmHWM"),
     }
 

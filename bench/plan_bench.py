@@ -2,6 +2,9 @@
 
     python -m bench.plan_bench --customers 100000
 
+(``make bench`` runs :mod:`bench.run`, which uses these helpers and adds the queue page and
+the delivery rates; this module alone is the planning part, sized by customers.)
+
 - ``plan_per_s``: reminders planned, rendered, linted and queued per second by the planning
   sweep (``plan(engine, now, ctx, force=True)`` over the whole portfolio);
 - ``floor_per_s``: the same number of reminders rendered with the same Renderer and inserted
@@ -411,10 +414,13 @@ def _sample_text(s: dict[str, Any]) -> str:
 
 
 def samples_markdown(found: list[dict[str, Any]], results: dict[str, Any]) -> str:
+    command = results.get(
+        "command", f"python -m bench.plan_bench --customers {results['customers']}"
+    )
     lines = [
         "# Drafts from the planning benchmark",
         "",
-        f"Written by `python -m bench.plan_bench --customers {results['customers']}` on "
+        f"Written by `{command}` on "
         f"{results['date']}: planning at {results['parameters']['at']}, synthetic portfolio "
         "(`bench/generate.py`, seeded; names, phones and addresses are invented). One SMS "
         "and one e-mail (subject and plain text; the HTML says the same words) per locale, "

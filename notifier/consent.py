@@ -4,6 +4,7 @@ unsubscribe links and the provider's own opt-out errors; START turns them back o
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -19,17 +20,40 @@ def address_of(customer: Customer, channel: str) -> str | None:
 def opted_out(session: Session, customer: Customer, channel: str) -> str | None:
     """Why this customer cannot be reached on ``channel`` now, or None (C3, C6)."""
     address = address_of(customer, channel)
+    wanted = [(channel, address)] if address else []
+    listed = bool(active_opt_outs(session, wanted))
+    return opt_out_reason(customer, channel, listed=listed)
+
+
+def opt_out_reason(customer: Customer, channel: str, *, listed: bool) -> str | None:
+    """The rule of :func:`opted_out`, given whether the customer's current address on
+    ``channel`` has an active row in ``opt_outs`` (``listed``)."""
+    address = address_of(customer, channel)
     if not address:
         return f"no {'phone number' if channel == 'sms' else 'e-mail address'} any more"
     if channel == "sms" and customer.phone_invalid:
         return "the phone number is invalid (provider error 21211)"
-    if (customer.sms_opt_out if channel == "sms" else customer.email_opt_out) or session.scalar(
-        select(col(OptOut.id)).where(
-            col(OptOut.channel) == channel, col(OptOut.address) == address, col(OptOut.active)
-        )
-    ):
+    if (customer.sms_opt_out if channel == "sms" else customer.email_opt_out) or listed:
         return f"the customer opted out of {channel}"
     return None
+
+
+def active_opt_outs(session: Session, wanted: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (channel, address) pairs of ``wanted`` that have an active opt-out: one SELECT
+    for a whole batch of reminders."""
+    pairs = set(wanted)
+    if not pairs:
+        return set()
+    channels = sorted({channel for channel, _ in pairs})
+    addresses = sorted({address for _, address in pairs})
+    found = session.execute(
+        select(col(OptOut.channel), col(OptOut.address)).where(
+            col(OptOut.channel).in_(channels),
+            col(OptOut.address).in_(addresses),
+            col(OptOut.active),
+        )  # fmt: skip
+    )
+    return {(channel, address) for channel, address in found} & pairs
 
 
 def record_opt_out(

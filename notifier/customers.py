@@ -176,7 +176,8 @@ def open_dispute(
     """D22: the customer disputes ``invoice_id`` (``amount`` of it, or all of it). The
     disputed item is paused and goes to after-sales; the rest is still collected.
     ``customer_id``, when given, must be the invoice's customer."""
-    invoice = session.get(Receivable, invoice_id)
+    # Locked: a dispute opened meanwhile on the same invoice (PostgreSQL) is seen below.
+    invoice = session.get(Receivable, invoice_id, with_for_update=True, populate_existing=True)
     if invoice is None:
         raise CustomerError(f"no invoice with id {invoice_id!r}")
     customer = _customer(session, invoice.customer_id)

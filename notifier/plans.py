@@ -35,7 +35,13 @@ def create_plan(
     if customer is None:
         raise PlanError(f"no customer with id {customer_id!r}")
     today = local_date(now, customer.timezone)
-    rows = list(session.scalars(select(Receivable).where(col(Receivable.id).in_(invoice_ids))))
+    # Locked and re-read: a plan made meanwhile by someone else (PostgreSQL) is seen here,
+    # not written over; in id order, so two plans over the same invoices never deadlock.
+    rows = list(session.scalars(
+        select(Receivable).where(col(Receivable.id).in_(invoice_ids))
+        .order_by(col(Receivable.id)).with_for_update()
+        .execution_options(populate_existing=True)
+    ))  # fmt: skip
     missing = sorted(set(invoice_ids) - {r.id for r in rows})
     if missing:
         raise PlanError(f"unknown invoices: {', '.join(missing)}")

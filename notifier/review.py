@@ -143,7 +143,9 @@ def get_draft(session: Session, reminder_id: int) -> Reminder:
 
 
 def _get(session: Session, reminder_id: int) -> Reminder:
-    reminder = session.get(Reminder, reminder_id, with_for_update=True)
+    """Lock the draft and re-read it: a copy this session read earlier (the page that lists
+    the drafts) is brought up to date, not trusted (FOR UPDATE alone does not refresh it)."""
+    reminder = session.get(Reminder, reminder_id, with_for_update=True, populate_existing=True)
     if reminder is None:
         raise DraftNotFound(reminder_id)
     return reminder

@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from notifier.domain.policy import Policy
@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     # (demos, staging): nothing reaches Twilio or an SMTP server.
     delivery_mode: Literal["live", "capture"] = "live"
     capture_dir: Path = Path("outbox")
+    # How often a worker's delivery sweep wakes (seconds). Each run drains the backlog in
+    # batches of [delivery] batch until a claim comes back short or the interval is
+    # nearly used up, so one worker is not capped at one batch per interval.
+    deliver_every_seconds: float = Field(default=60.0, gt=0)
     twilio: TwilioSettings = TwilioSettings()
     smtp: SmtpSettings = SmtpSettings()
 

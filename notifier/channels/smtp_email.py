@@ -35,6 +35,7 @@ from notifier.channels.errors import (
     TransientDeliveryError,
 )
 from notifier.channels.masking import mask_address, scrub
+from notifier.channels.mime import FastMime
 from notifier.settings import ConfigError, SmtpSettings
 
 log = logging.getLogger(__name__)
@@ -98,26 +99,31 @@ class SmtpEmail:
         self._now = now
         self._lock = threading.Lock()  # one connection: one transaction at a time
         self._conn: smtplib.SMTP | None = None
+        self._mime: FastMime | None = None  # built on the first send
 
     def send(self, message: Outgoing) -> Receipt:
         if message.channel != "email":
             raise ValueError(f"SmtpEmail cannot send a {message.channel!r} message")
         who = mask_address(message.to)
-        email = self._compose(message, who)
+        self._check(message, who)
         utf8 = not (message.to + self._sender).isascii()
-        data = email.as_bytes(policy=policy.SMTPUTF8 if utf8 else policy.SMTP)
+        message_id = make_msgid(domain=self._domain)
+        data = None if utf8 else self._fast(message, message_id)
+        if data is None:  # not an ordinary message: the standard library writes it
+            email = self._compose(message, who, message_id)
+            data = email.as_bytes(policy=policy.SMTPUTF8 if utf8 else policy.SMTP)
         options = ["SMTPUTF8", "BODY=8BITMIME"] if utf8 else []
         with self._lock:
             self._transact(message.to, data, options, who)
-        log.info("email to %s accepted by the SMTP server as %s", who, email["Message-ID"])
-        return Receipt(provider_id=str(email["Message-ID"]), status="accepted")
+        log.info("email to %s accepted by the SMTP server as %s", who, message_id)
+        return Receipt(provider_id=message_id, status="accepted")
 
     def close(self) -> None:
         with self._lock:
             self._discard(quit=True)
 
     # -- the message ---------------------------------------------------------------------
-    def _compose(self, message: Outgoing, who: str) -> EmailMessage:
+    def _check(self, message: Outgoing, who: str) -> None:
         if not message.subject:
             raise PermanentDeliveryError(f"the e-mail to {who} has no subject", reason="rejected")
         reserved = sorted(k for k in message.headers if k.strip().lower() in RESERVED_HEADERS)
@@ -127,13 +133,25 @@ class SmtpEmail:
                 "From/To/Subject itself and never copies anyone (C4)",
                 reason="rejected",
             )
+
+    def _fast(self, message: Outgoing, message_id: str) -> bytes | None:
+        """The ordinary message written directly (:mod:`notifier.channels.mime`), or None."""
+        if self._mime is None:
+            self._mime = FastMime(self._settings.from_)
+        return self._mime.compose(
+            to=message.to, subject=message.subject or "", date=format_datetime(self._now()),
+            message_id=message_id, headers=message.headers, text=message.body,
+            html=message.html,
+        )  # fmt: skip
+
+    def _compose(self, message: Outgoing, who: str, message_id: str) -> EmailMessage:
         email = EmailMessage(policy=_COMPOSE)
         try:
             email["From"] = self._settings.from_
             email["To"] = message.to
             email["Subject"] = message.subject
             email["Date"] = format_datetime(self._now())
-            email["Message-ID"] = make_msgid(domain=self._domain)
+            email["Message-ID"] = message_id
             for name, value in message.headers.items():
                 email[name] = value
             email.set_content(message.body, charset="utf-8")

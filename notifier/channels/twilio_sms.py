@@ -58,9 +58,16 @@ class _HttpClient(TwilioHttpClient):  # type: ignore[misc]  # the SDK ships no t
     """The SDK's own HTTP client, remembering ``Retry-After`` of the last answer per thread:
     TwilioRestException does not carry the response headers."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, base_url: str) -> None:
         super().__init__(timeout=timeout)
         self._local = threading.local()
+        # requests reads the environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE ...) on
+        # every request, scanning all of os.environ: a fifth of an SMS send's CPU time.
+        # Read it once, for the one host this client talks to, and pin the result.
+        session = self.session
+        found = session.merge_environment_settings(base_url, {}, None, None, None)
+        session.proxies, session.verify = dict(found["proxies"] or {}), found["verify"]
+        session.trust_env = False
 
     def request(self, *args: Any, **kwargs: Any) -> Any:
         self._local.retry_after = None
@@ -93,7 +100,7 @@ class TwilioSms:
         _check(settings, status_callback)
         self._http: _HttpClient | None = None
         if client is None:
-            self._http = _HttpClient(timeout)
+            self._http = _HttpClient(timeout, settings.api_base)
             client = Client(
                 settings.account_sid,
                 settings.auth_token.get_secret_value(),

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from datetime import UTC, datetime
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -16,9 +19,14 @@ from notifier.store.db import unit_of_work
 from notifier.users import ROLES, UserError, add_user, create_token
 from notifier.web import create_app
 
+log = logging.getLogger("notifier.worker")
+
 
 def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # The Twilio SDK logs every request (URL and headers, a dozen lines) at INFO; the SMS
+    # channel logs one masked line per message itself.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
 
 @app.command()
@@ -36,8 +44,14 @@ def serve(
     engine = shell.ready_engine()
     web = create_app(shell.settings, shell.policy, engine)
     wire = Wiring(shell.channels, shell.tracker)
+    stop = threading.Event()
+    every = shell.settings.deliver_every_seconds
     clock = (
-        build_scheduler(engine, shell.sweep_context, wire, blocking=False) if scheduler else None
+        build_scheduler(
+            engine, shell.sweep_context, wire, blocking=False, deliver_every_s=every, stop=stop
+        )
+        if scheduler
+        else None
     )
     if clock is not None:
         clock.start()
@@ -45,21 +59,43 @@ def serve(
         uvicorn.run(web, host=host, port=port, log_level="info")
     finally:
         if clock is not None:
-            clock.shutdown(wait=False)
+            stop.set()  # a delivery run in progress ends after the message in hand
+            clock.shutdown(wait=True)
 
 
 @app.command()
 def worker(ctx: typer.Context) -> None:
-    """The scheduler and its sweeps only, no web (run several, on several machines)."""
+    """The scheduler and its sweeps only, no web (run several, on several machines).
+
+    SIGTERM or Ctrl-C stops it cleanly: the message being sent is finished, the reminders
+    it claimed but has not started are released for the other workers, then it exits."""
     shell = shell_of(ctx)
     _logging()
     wire = Wiring(shell.channels, shell.tracker)
-    scheduler = build_scheduler(shell.ready_engine(), shell.sweep_context, wire, blocking=True)
-    out.print(f"worker {shell.sweep_context.worker} running; Ctrl-C stops it")
+    stop = threading.Event()
+    name = shell.sweep_context.worker
+    scheduler = build_scheduler(
+        shell.ready_engine(), shell.sweep_context, wire, blocking=True,
+        deliver_every_s=shell.settings.deliver_every_seconds, stop=stop,
+    )  # fmt: skip
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    out.print(f"worker {name} running; Ctrl-C or SIGTERM stops it")
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
-        scheduler.shutdown(wait=False)
+        log.info("worker %s stopping: finishing the message in hand", name)
+    finally:
+        stop.set()
+        if scheduler.running:
+            scheduler.shutdown(wait=True)
+    log.info("worker %s stopped", name)
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """The first SIGTERM stops the worker cleanly; a second one kills it at once (then a
+    message being sent is left to the lease and becomes `unknown`)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    raise SystemExit(0)
 
 
 @user_app.command("add")

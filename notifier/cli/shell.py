@@ -72,7 +72,7 @@ class Shell:
         """The engine of a database whose schema is up to date; else a clear error."""
         if not is_current(self.engine):
             raise InvalidInput(
-                f"the database {self.settings.database_url} has no current schema: "
+                f"the database {self.engine.url} has no current schema: "  # password masked
                 "run `notifier init` first"
             )
         return self.engine

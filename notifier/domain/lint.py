@@ -43,7 +43,10 @@ class LintProblem:
 
 
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+# The lookahead changes no match (every match starts with one of these characters); it
+# lets the scan skip the other positions at once: about 2x faster on Chinese text.
 _MONEY = re.compile(
+    r"(?=[¥￥$€£CRUEGcrueg\s\d])"
     r"(?P<cur>[¥￥$€£]|CN¥|RMB|CNY|USD|EUR|GBP)?\s?"
     r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+(?=\s?万)|\d+\.\d{2}(?!\d)|\d+)"
     r"(?P<suffix>\s?(?:元|万元|yuan|RMB|CNY|USD|EUR|GBP))?",
@@ -64,12 +67,13 @@ _MONTH_NUM = {
     )
     for name in names
 }  # fmt: skip
+# (pattern, kind, a character every match contains: the pattern is skipped without it).
 _DATES = [
-    (re.compile(r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})"), "ymd"),
-    (re.compile(r"(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})"), "ymd"),
-    (re.compile(r"(?P<y>\d{4})\s?年\s?(?P<m>\d{1,2})\s?月\s?(?P<d>\d{1,2})\s?日"), "ymd"),
-    (re.compile(r"(?<!\d)(?P<m>\d{1,2})\s?月\s?(?P<d>\d{1,2})\s?日"), "md"),
-    (re.compile(rf"(?P<d>\d{{1,2}})\s(?P<mon>{_MONTHS})\.?,?\s(?P<y>\d{{4}})", re.I), "dmony"),
+    (re.compile(r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})"), "ymd", "-"),
+    (re.compile(r"(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})"), "ymd", "/"),
+    (re.compile(r"(?P<y>\d{4})\s?年\s?(?P<m>\d{1,2})\s?月\s?(?P<d>\d{1,2})\s?日"), "ymd", "年"),
+    (re.compile(r"(?<!\d)(?P<m>\d{1,2})\s?月\s?(?P<d>\d{1,2})\s?日"), "md", "月"),
+    (re.compile(rf"(?P<d>\d{{1,2}})\s(?P<mon>{_MONTHS})\.?,?\s(?P<y>\d{{4}})", re.I), "dmony", ""),
     # The lookahead changes no match (every month name starts with one of these letters,
     # and re.I folds both alike); it lets the scan skip most positions without trying
     # each name: about 15x faster on Chinese text, 3x on English.
@@ -78,9 +82,12 @@ _DATES = [
             rf"(?=[adfjmnos])(?P<mon>{_MONTHS})\.?\s(?P<d>\d{{1,2}}),?\s(?P<y>\d{{4}})", re.I
         ),
         "dmony",
+        "",
     ),
 ]
 _PERCENT = re.compile(r"\d+(?:\.\d+)?\s?[%％]")
+_TWO_DECIMALS = re.compile(r"\d+\.\d{2}")
+_CENT = Decimal("0.01")
 
 
 def lint(
@@ -110,7 +117,8 @@ def lint(
                            "the subject line must not reveal a debt to a bystander")  # fmt: skip
 
     # Ids and the creditor's phone first: an invoice "INV-2026-03-01" is not a date.
-    stripped = _URL.sub(" ", text)
+    # The cheap substring tests only skip scans that could not match.
+    stripped = _URL.sub(" ", text) if "http" in lowered or "www." in lowered else text
     for token in facts.ignore:
         if token:
             stripped = stripped.replace(token, " ")
@@ -119,7 +127,8 @@ def lint(
         problems.append(
             LintProblem("wrong_date", f"{day.isoformat()} is none of this customer's dates")
         )
-    stripped = _PERCENT.sub(" ", stripped)
+    if "%" in stripped or "％" in stripped:
+        stripped = _PERCENT.sub(" ", stripped)
     for amount, raw in _amounts(stripped):
         if amount not in facts.amounts:
             problems.append(LintProblem("wrong_amount", f"{raw.strip()} matches no amount owed"))
@@ -139,8 +148,7 @@ def lint(
 
 def _words(rule: str, lowered: str, words: Iterable[str], why: str) -> list[LintProblem]:
     hits = []
-    for word in words:
-        w = word.lower()
+    for word, w in _lowered(tuple(words)):
         if w not in lowered:
             continue  # no pattern below can match without the word as a substring
         pattern = _whole_word(w)
@@ -149,6 +157,12 @@ def _words(rule: str, lowered: str, words: Iterable[str], why: str) -> list[Lint
     if not hits:
         return []
     return [LintProblem(rule, f"{', '.join(repr(h) for h in hits)}: {why}")]
+
+
+@lru_cache(maxsize=64)
+def _lowered(words: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """Each word with its lower case, once per word list (not once per message)."""
+    return tuple((word, word.lower()) for word in words)
 
 
 @lru_cache(maxsize=1024)
@@ -160,8 +174,13 @@ def _whole_word(w: str) -> re.Pattern[str] | None:
 
 def _extract_dates(text: str) -> tuple[str, set[date]]:
     found: set[date] = set()
-    for pattern, kind in _DATES:
-        for match in pattern.finditer(text):
+    for pattern, kind, needed in _DATES:
+        if needed and needed not in text:
+            continue
+        matches = list(pattern.finditer(text))
+        if not matches:
+            continue
+        for match in matches:
             parts = match.groupdict()
             try:
                 month = _MONTH_NUM[parts["mon"].lower()] if kind == "dmony" else int(parts["m"])
@@ -186,7 +205,7 @@ def _amounts(text: str) -> list[tuple[Decimal, str]]:
         looks_money = (
             has_unit
             or "," in num
-            or re.fullmatch(r"\d+\.\d{2}", num) is not None
+            or _TWO_DECIMALS.fullmatch(num) is not None
             or (num.isdigit() and len(num) >= 4)
         )
         if not looks_money:
@@ -198,7 +217,7 @@ def _amounts(text: str) -> list[tuple[Decimal, str]]:
         suffix = (match.group("suffix") or "").strip()
         if suffix == "万元":
             value *= 10_000
-        result.append((value.quantize(Decimal("0.01")), match.group(0)))
+        result.append((value.quantize(_CENT), match.group(0)))
     return result
 
 

@@ -262,6 +262,9 @@ class DeliveryPolicy(_Strict):
 
     batch: int = Field(200, ge=1, le=10_000)  # reminders claimed per sweep and worker
     lease_seconds: int = Field(300, ge=10)  # a claim, or a send in flight, expires after this
+    # Reminders re-checked and marked `sending` together, then sent one by one. After a
+    # crash, up to this many per worker wait as `unknown` for a person; 1 is the strictest.
+    group: int = Field(10, ge=1, le=200)
     retry_base_seconds: int = Field(30, ge=1)  # transient errors: base * 2^(attempt-1) + jitter
     retry_max_seconds: int = Field(900, ge=1)
     fallback_after_hours: int = Field(24, ge=1, le=24 * 14)  # D17: unread e-mail -> SMS

@@ -2,7 +2,8 @@
 
 SQLite is the embedded default: WAL so readers never block the writer, a busy timeout so
 concurrent processes wait instead of failing, and foreign keys on (SQLite leaves them off).
-PostgreSQL uses the same models and statements.
+PostgreSQL uses the same models and statements, through psycopg 3 (the ``postgresql``
+extra): a plain ``postgresql://`` URL, as pasted from a server's docs, means psycopg.
 """
 
 from __future__ import annotations
@@ -13,22 +14,32 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
 from sqlmodel import Session
 
 BUSY_TIMEOUT_MS = 30_000
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    if url.startswith("sqlite"):
-        _ensure_sqlite_dir(url)
+def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+    parsed = database_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        _ensure_sqlite_dir(parsed)
         engine = create_engine(
-            url,
+            parsed,
             connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
             **kwargs,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    return create_engine(parsed, pool_pre_ping=True, **kwargs)
+
+
+def database_url(url: str | URL) -> URL:
+    """``url`` parsed; ``postgresql://`` and ``postgres://`` mean the psycopg 3 driver."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -40,9 +51,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _ensure_sqlite_dir(url: str) -> None:
-    path = url.split(":///", 1)[-1] if ":///" in url else ""
-    if path and path != ":memory:":
+def _ensure_sqlite_dir(url: URL) -> None:
+    path = url.database or ""
+    if path and path != ":memory:" and not path.startswith("file:"):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 

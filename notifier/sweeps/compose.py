@@ -3,10 +3,12 @@ text, and the facts the linter checks it against (D7, D14, D15)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from functools import lru_cache
+from typing import Any, Protocol
 
 from notifier.domain.cadence import offer_pay_by, pay_options
 from notifier.domain.calendar import WorkCalendar
@@ -14,7 +16,24 @@ from notifier.domain.lint import LintFacts, LintProblem, facts_amounts, lint
 from notifier.domain.policy import Channel, Policy
 from notifier.domain.position import Position
 from notifier.render import ItemLine, MessageContext, Renderer
-from notifier.store.models import Customer
+
+
+class Addressee(Protocol):
+    """What composing a message needs of a customer: a mapped ``Customer`` or a plain row
+    (``store.queries.CustomerRow``) both have it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def locale(self) -> str: ...
+    @property
+    def country(self) -> str: ...
+    @property
+    def legal_authorised(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -27,13 +46,13 @@ class Composed:
     lint: list[LintProblem]
 
 
-def working_day_test(customer: Customer, calendar: WorkCalendar) -> Any:
+def working_day_test(customer: Addressee, calendar: WorkCalendar) -> Any:
     if customer.kind == "business":
         return lambda d: calendar.is_working_day(customer.country, d)
     return lambda d: True
 
 
-def payment_url(customer: Customer, pos: Position, policy: Policy) -> str:
+def payment_url(customer: Addressee, pos: Position, policy: Policy) -> str:
     """The oldest open item's own payment link, else the creditor's portal for the customer."""
     for open_item in pos.open_items:
         if open_item.item.payment_url:
@@ -42,7 +61,7 @@ def payment_url(customer: Customer, pos: Position, policy: Policy) -> str:
 
 
 def message_context(
-    customer: Customer,
+    customer: Addressee,
     pos: Position,
     *,
     step: str,
@@ -52,7 +71,7 @@ def message_context(
     calendar: WorkCalendar,
     url: str,
 ) -> MessageContext:
-    is_working = working_day_test(customer, calendar)
+    options, pay_by = _offered_dates(calendar, today, customer.kind == "business", customer.country)
     locale = customer.locale if customer.locale in ("zh-CN", "en") else "zh-CN"
     rate = next(
         (o.item.penalty_rate_daily for o in pos.open_items if o.item.penalty_rate_daily),
@@ -86,12 +105,24 @@ def message_context(
         total_penalty=pos.total_penalty,
         penalty_rate_daily=rate,
         payment_url=url,
-        pay_options=pay_options(today, is_working),
+        pay_options=options,
         legal_authorised=customer.legal_authorised,
         offer_waiver_percent=policy.planning.offer_waiver_percent,
-        offer_pay_by=offer_pay_by(today, is_working),
+        offer_pay_by=pay_by,
         final_days=policy.planning.final_days,
     )
+
+
+@lru_cache(maxsize=4096)
+def _offered_dates(
+    calendar: WorkCalendar, today: date, business: bool, country: str
+) -> tuple[tuple[date, date], date]:
+    """The pay-by dates a message offers: the same for every customer of a kind and country
+    on a day, so computed once per day (the calendar holds no state that changes)."""
+    is_working: Callable[[date], bool] = (
+        (lambda d: calendar.is_working_day(country, d)) if business else (lambda d: True)
+    )
+    return pay_options(today, is_working), offer_pay_by(today, is_working)
 
 
 def lint_facts(

@@ -7,27 +7,45 @@ at most once (D12, D15-D18, C1-C3, C6).
 3. A batch of due reminders is claimed with a lease: ``UPDATE .. WHERE id IN (SELECT ..
    FOR UPDATE SKIP LOCKED)`` on PostgreSQL, the same statement without the lock clause on
    SQLite (writes are serial there), so several workers split the work.
-4. Each claimed reminder: lock, re-read, re-check (still owed and true, not opted out, not
-   in quiet hours, within the caps), mark ``sending`` and commit; only then call the
-   provider; then record ``sent`` (or retry / defer / fail) in a second transaction.
+4. The claimed batch goes out in small groups of ``group`` reminders (default
+   the policy's ``delivery.group``, 10 as shipped), each in three steps:
+
+   a. one transaction: lock the group's rows (FOR UPDATE on PostgreSQL), re-read them,
+      re-check them all with set-based reads (:func:`~notifier.sweeps.recheck.recheck_all`:
+      still owed and true, no open promise, not opted out, not in quiet hours, within the
+      caps), cancel or defer the ones that fail, and mark the others ``sending`` (each
+      with ``WHERE status = 'approved' AND claimed_by = me AND version = v``, so a row a
+      person or another worker changed since it was read is left alone); commit;
+   b. only then call the provider, one message after the other;
+   c. one transaction: record every result of the group (``sent``: one UPDATE that keeps
+      a status a callback set meanwhile, one event insert; retries, deferrals, failures).
+
+What is in flight at any instant, per worker: at most ``group`` reminders in ``sending``.
+A crash (kill -9, power) between (a) and the commit of (c) leaves them all ``sending``;
+after the lease they become ``unknown``: the ones already handed to the provider may have
+gone out, the others did not, and none is ever resent by itself (at-most-once). Twilio's
+status callbacks name the reminder, so they still move such an SMS on to ``delivered``.
+A clean stop (``stop``) or an unexpected error gives the group's messages never handed to
+the provider back (``approved``, claim released); the message in hand stays ``sending``.
 """
 
 from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, bindparam, case, insert, select, update
 from sqlmodel import Session, col
 
 from notifier.channels import (
     Channel,
     Outgoing,
     PermanentDeliveryError,
+    Receipt,
     TransientDeliveryError,
 )
 from notifier.consent import record_opt_out
@@ -36,7 +54,7 @@ from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Event, Reminder
 from notifier.store.reminders import cancel
 from notifier.sweeps.context import SweepContext
-from notifier.sweeps.recheck import recheck
+from notifier.sweeps.recheck import recheck_all
 from notifier.sweeps.slotting import reslot
 from notifier.tracking import Tracker, track_email
 
@@ -51,6 +69,7 @@ class DeliverReport:
     cancelled: int = 0
     failed: int = 0
     unknown: int = 0
+    released: int = 0
     by_channel: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
 
@@ -59,7 +78,7 @@ class DeliverReport:
             "at": self.at.isoformat(), "claimed": self.claimed, "sent": self.sent,
             "by_channel": dict(self.by_channel), "retrying": self.retrying,
             "deferred": self.deferred, "cancelled": self.cancelled, "failed": self.failed,
-            "unknown": self.unknown, "problems": self.problems[:50],
+            "unknown": self.unknown, "released": self.released, "problems": self.problems[:50],
         }  # fmt: skip
 
 
@@ -157,10 +176,69 @@ def claim(engine: Engine, now: datetime, worker: str, batch: int, lease: timedel
         )
 
 
+def release(engine: Engine, ids: list[int], worker: str) -> int:
+    """Give back claims ``worker`` holds but has not started (a clean shutdown): another
+    worker may take them at once instead of after the lease."""
+    if not ids:
+        return 0
+    with unit_of_work(engine) as session:
+        done = session.execute(
+            update(Reminder)
+            .where(
+                col(Reminder.id).in_(ids),
+                col(Reminder.claimed_by) == worker,
+                col(Reminder.status) == "approved",
+            )
+            .values(claimed_by=None, claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        return int(done.rowcount)  # type: ignore[attr-defined]
+
+
 def backoff(attempts: int, base: int, cap: int, rng: random.Random) -> timedelta:
     """Exponential backoff with full jitter: uniform in [base/2, base * 2^(n-1)], capped."""
     ceiling = min(cap, base * 2 ** max(attempts - 1, 0))
     return timedelta(seconds=rng.uniform(min(base / 2, ceiling), ceiling))
+
+
+_R = Reminder.__table__  # type: ignore[attr-defined]  # Core statements on the same table
+_AT = _R.c.updated_at.type
+# Mark one re-checked reminder `sending`, only if nobody changed it since it was read.
+_MARK_SENDING = (
+    update(_R)
+    .where(_R.c.id == bindparam("rid"), _R.c.status == "approved",
+           _R.c.claimed_by == bindparam("worker"), _R.c.version == bindparam("seen"))
+    .values(status="sending", address=bindparam("to"), attempts=_R.c.attempts + 1,
+            claimed_until=bindparam("until", type_=_AT), updated_at=bindparam("now", type_=_AT),
+            version=_R.c.version + 1)
+)  # fmt: skip
+# Record a send the provider accepted; a status a callback set meanwhile (delivered,
+# failed ...) stays as it is.
+_RECORD_SENT = (
+    update(_R)
+    .where(_R.c.id == bindparam("rid"))
+    .values(status=case((_R.c.status == "sending", "sent"), else_=_R.c.status),
+            provider_id=bindparam("pid"), sent_at=bindparam("now", type_=_AT),
+            updated_at=bindparam("now", type_=_AT), claimed_by=None, claimed_until=None,
+            reason=None, version=_R.c.version + 1)
+)  # fmt: skip
+# Give back a reminder marked `sending` but never handed to the provider.
+_UNMARK = (
+    update(_R)
+    .where(_R.c.id == bindparam("rid"), _R.c.status == "sending")
+    .values(status="approved", attempts=_R.c.attempts - 1, claimed_by=None,
+            claimed_until=None, updated_at=bindparam("now", type_=_AT),
+            version=_R.c.version + 1)
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A reminder marked `sending`: the message, and what its `sent` event records."""
+
+    message: Outgoing
+    customer_id: str
+    attempt: int
 
 
 def deliver(
@@ -171,7 +249,19 @@ def deliver(
     tracker: Tracker,
     *,
     rng: random.Random | None = None,
+    stop: Callable[[], bool] | None = None,
+    group: int | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> DeliverReport:
+    """``stop`` is asked before each message: once true, the message in hand is finished
+    and the claims not started yet are released (a worker shutting down). ``group``: how
+    many reminders are re-checked and marked ``sending`` together (see the module doc;
+    default: the policy's ``delivery.group``). ``clock``: when given, each group is
+    re-checked and recorded at the clock's time, not at ``now`` (a batch held up by a slow
+    provider must not send into quiet hours or past its slot)."""
+    group = ctx.policy.delivery.group if group is None else group
+    if group < 1:
+        raise ValueError(f"a delivery group needs at least one reminder, not {group}")
     report = DeliverReport(at=now)
     rng = rng or random.Random()
     policy = ctx.policy.delivery
@@ -180,8 +270,15 @@ def deliver(
     ids = claim(engine, now, ctx.worker, policy.batch, timedelta(seconds=policy.lease_seconds))
     report.claimed = len(ids)
     try:
-        for reminder_id in ids:
-            _deliver_one(engine, reminder_id, now, ctx, channels, tracker, rng, report)
+        for start in range(0, len(ids), group):
+            if stop is not None and stop():
+                report.released += release(engine, ids[start:], ctx.worker)
+                break
+            some = ids[start : start + group]
+            at = now if clock is None else max(now, clock())
+            if not _deliver_group(engine, some, at, ctx, channels, tracker, rng, stop, report):
+                report.released += release(engine, ids[start + group :], ctx.worker)
+                break
     finally:
         for channel in channels.values():
             channel.close()
@@ -189,78 +286,136 @@ def deliver(
 
 
 def _prepare(
-    session: Session, reminder_id: int, now: datetime, ctx: SweepContext, tracker: Tracker,
+    session: Session, ids: list[int], now: datetime, ctx: SweepContext, tracker: Tracker,
     report: DeliverReport,
-) -> Outgoing | None:  # fmt: skip
-    """Lock, re-read, re-check; mark ``sending``. The message to send, or None."""
-    r = session.get(Reminder, reminder_id, with_for_update=True)
-    if r is None or r.status != "approved" or r.claimed_by != ctx.worker:
-        return None  # someone else took it, or a person changed it meanwhile
-    verdict = recheck(session, r, now, ctx.policy)
-    if verdict.action == "cancel":
-        report.cancelled += 1
-        session.add(cancel(r, verdict.reason, now, "delivery"))
-        return None
-    if verdict.action == "defer":
-        _defer(session, r, now, ctx, verdict.reason, report)
-        return None
-    r.status, r.address, r.updated_at = "sending", verdict.address, now
-    r.attempts += 1
-    r.claimed_until = now + timedelta(seconds=ctx.policy.delivery.lease_seconds)
-    r.version += 1
+) -> list[_Pending]:  # fmt: skip
+    """Lock, re-read and re-check the group; cancel, defer or mark ``sending``. The
+    messages to send, in claim order."""
+    order = {rid: n for n, rid in enumerate(ids)}
+    rows = session.scalars(
+        select(Reminder).where(col(Reminder.id).in_(ids)).order_by(col(Reminder.id))
+        .with_for_update()
+    ).all()  # fmt: skip
+    # Someone else took it, or a person changed it meanwhile: not ours to send any more.
+    mine = sorted(
+        (r for r in rows if r.status == "approved" and r.claimed_by == ctx.worker),
+        key=lambda r: order[r.id or 0],
+    )
+    until = now + timedelta(seconds=ctx.policy.delivery.lease_seconds)
+    pending: list[_Pending] = []
+    for r, verdict in zip(mine, recheck_all(session, mine, now, ctx.policy), strict=True):
+        if r.slot_end <= now:  # the batch took longer than the slot had left
+            _defer(session, r, now, ctx, "its slot ended before its turn in the batch", report)
+            continue
+        if verdict.action == "cancel":
+            report.cancelled += 1
+            session.add(cancel(r, verdict.reason, now, "delivery"))
+            continue
+        if verdict.action == "defer":
+            _defer(session, r, now, ctx, verdict.reason, report)
+            continue
+        assert r.id is not None
+        marked = session.execute(
+            _MARK_SENDING,
+            {"rid": r.id, "worker": ctx.worker, "seen": r.version, "to": verdict.address,
+             "until": until, "now": now},
+        )  # fmt: skip
+        if marked.rowcount != 1:  # type: ignore[attr-defined]
+            continue  # changed since it was read (SQLite reads are not locked): leave it
+        pending.append(_Pending(_message(r, verdict.address, tracker), r.customer_id,
+                                r.attempts + 1))  # fmt: skip
+    return pending
+
+
+def _message(r: Reminder, to: str, tracker: Tracker) -> Outgoing:
     assert r.id is not None
     if r.channel == "sms":
-        return Outgoing(reminder_id=r.id, channel="sms", to=verdict.address, body=r.body)
+        return Outgoing(reminder_id=r.id, channel="sms", to=to, body=r.body)
     tracked = track_email(tracker, r.id, r.body, r.html)
-    return Outgoing(reminder_id=r.id, channel="email", to=verdict.address, body=tracked.text,
+    return Outgoing(reminder_id=r.id, channel="email", to=to, body=tracked.text,
                     subject=r.subject, html=tracked.html, headers=tracked.headers)  # fmt: skip
 
 
-def _deliver_one(
+Outcome = Receipt | TransientDeliveryError | PermanentDeliveryError
+
+
+def _deliver_group(
     engine: Engine,
-    reminder_id: int,
+    ids: list[int],
     now: datetime,
     ctx: SweepContext,
     channels: Mapping[str, Channel],
     tracker: Tracker,
     rng: random.Random,
+    stop: Callable[[], bool] | None,
+    report: DeliverReport,
+) -> bool:
+    """Re-check, mark, send and record one group; False when ``stop`` ended it early."""
+    with unit_of_work(engine) as session:
+        pending = _prepare(session, ids, now, ctx, tracker, report)
+    if not pending:
+        return True
+    done: list[tuple[_Pending, Outcome]] = []
+    handed = 0  # messages handed to a channel: from here on they may have gone out
+    stopped = False
+    try:
+        for p in pending:
+            if stop is not None and stop():
+                stopped = True
+                break
+            channel = channels[p.message.channel]
+            handed += 1
+            try:
+                done.append((p, channel.send(p.message)))
+            except (TransientDeliveryError, PermanentDeliveryError) as exc:
+                done.append((p, exc))
+    finally:
+        # Also on an unexpected error: what the provider answered is recorded; the message
+        # in hand (handed, no answer) stays `sending`; the rest were never handed over.
+        untouched = [p.message.reminder_id for p in pending[handed:]]
+        with unit_of_work(engine) as session:
+            _record(session, done, now, ctx, rng, report)
+            if untouched:
+                gone = session.execute(_UNMARK, [{"rid": rid, "now": now} for rid in untouched])
+                report.released += int(gone.rowcount)  # type: ignore[attr-defined]
+    return not stopped
+
+
+def _record(
+    session: Session,
+    done: list[tuple[_Pending, Outcome]],
+    now: datetime,
+    ctx: SweepContext,
+    rng: random.Random,
     report: DeliverReport,
 ) -> None:
-    with unit_of_work(engine) as session:
-        message = _prepare(session, reminder_id, now, ctx, tracker, report)
-    if message is None:
-        return
-    channel = channels[message.channel]
-    try:
-        receipt = channel.send(message)
-    except TransientDeliveryError as exc:
-        if exc.may_have_sent:  # at-most-once: the provider may have it; a person decides
-            with unit_of_work(engine) as session:
-                _unknown(session, reminder_id, now, str(exc), report)
-            return
-        with unit_of_work(engine) as session:
-            _transient(session, reminder_id, now, ctx, str(exc), exc.retry_after, rng, report)
-        return
-    except PermanentDeliveryError as exc:
-        with unit_of_work(engine) as session:
-            _permanent(session, reminder_id, now, exc, report)
-        return
-    with unit_of_work(engine) as session:
-        r = session.get(Reminder, reminder_id, with_for_update=True)
-        assert r is not None
-        # A status callback may have overtaken us (delivered/failed already): keep it.
-        if r.status == "sending":
-            r.status = "sent"
-        r.provider_id, r.sent_at, r.updated_at = receipt.provider_id, now, now
-        r.claimed_by = r.claimed_until = None
-        r.reason = None
-        r.version += 1
-        report.sent += 1
-        report.by_channel[r.channel] += 1
-        # D18: the evidence: the text exactly as sent, when, where, and the provider's id.
-        session.add(_event(now, "sent", r, address=message.to, subject=message.subject,
-                           body=message.body, provider_id=receipt.provider_id,
-                           provider_status=receipt.status, attempt=r.attempts))  # fmt: skip
+    """The group's results in one transaction: the accepted ones set-based (one UPDATE
+    and one event insert, each an executemany), the refused ones one by one."""
+    sent: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for p, outcome in done:
+        m, rid = p.message, p.message.reminder_id
+        if isinstance(outcome, Receipt):
+            sent.append({"rid": rid, "pid": outcome.provider_id, "now": now})
+            report.sent += 1
+            report.by_channel[m.channel] += 1
+            # D18: the evidence: the text exactly as sent, when, where, the provider's id.
+            events.append({"at": now, "kind": "sent", "customer_id": p.customer_id,
+                           "actor": "delivery",
+                           "data": {"reminder_id": rid, "channel": m.channel, "address": m.to,
+                                    "subject": m.subject, "body": m.body,
+                                    "provider_id": outcome.provider_id,
+                                    "provider_status": outcome.status, "attempt": p.attempt,
+                                    "worker": ctx.worker}})  # fmt: skip
+        elif isinstance(outcome, PermanentDeliveryError):
+            _permanent(session, rid, now, outcome, report)
+        elif outcome.may_have_sent:  # at-most-once: the provider may have it; a person decides
+            _unknown(session, rid, now, str(outcome), report)
+        else:
+            _transient(session, rid, now, ctx, str(outcome), outcome.retry_after, rng, report)
+    if sent:
+        session.execute(_RECORD_SENT, sent)
+        session.execute(insert(Event.__table__), events)  # type: ignore[attr-defined]
 
 
 def _unknown(

@@ -15,21 +15,22 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Row, bindparam, insert, select, update
 from sqlmodel import Session, col
 
 from notifier.domain.cadence import channel_preferences, choose_channel, cycle_key, due_step
 from notifier.domain.calendar import CalendarNotPublished
 from notifier.domain.items import Item, local_date
-from notifier.domain.policy import Kind, TierName
+from notifier.domain.policy import Channel, Kind, TierName
 from notifier.domain.position import position
+from notifier.domain.slots import Slot
 from notifier.domain.stages import customer_stage
 from notifier.domain.tiers import decide_tier, tier_facts
 from notifier.domain.tone import tone_for
 from notifier.store.bulk import insert_ignoring_conflicts
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Event, PaymentPromise, Reminder
-from notifier.store.queries import items_for, iter_customers, portfolio_outstanding
+from notifier.store.queries import CustomerRow, customer_rows, items_for, portfolio_outstanding
 from notifier.store.reminders import cancel
 from notifier.sweeps.compose import compose, message_context, payment_url
 from notifier.sweeps.context import SweepContext
@@ -82,11 +83,15 @@ def plan(
         return report
     with unit_of_work(engine) as session:
         portfolio = portfolio_outstanding(session, now.date())
-    with unit_of_work(engine) as session:
-        batches = [[c.id for c in chunk] for chunk in iter_customers(session, batch)]
-    for ids in batches:
+    slots: _SlotMemo = {}
+    last = ""
+    while True:  # a batch of customers per transaction, read by keyset: memory stays flat
         with unit_of_work(engine) as session:
-            _plan_batch(session, ids, now, ctx, portfolio, report)
+            customers = customer_rows(session, after=last, limit=batch)
+            if not customers:
+                break
+            _plan_batch(session, customers, now, ctx, portfolio, report, slots)
+        last = customers[-1].id
     if not force:
         finish_tick(engine, "plan", tick, now, report.as_dict())
     return report
@@ -94,18 +99,27 @@ def plan(
 
 @dataclass
 class _Batch:
-    customers: dict[str, Customer]
     items: dict[str, list[Item]]
     promises: dict[str, list[PaymentPromise]]
     drafted: dict[tuple[str, str], set[str]]
     taken: dict[tuple[str, str], list[datetime]]
-    live: list[Reminder]
+    live: list[Row[Any]]
+
+
+# What the sweep needs of a customer's earlier reminders: never their text.
+_REMINDER_COLUMNS = (
+    col(Reminder.id),
+    col(Reminder.customer_id),
+    col(Reminder.step),
+    col(Reminder.cycle),
+    col(Reminder.channel),
+    col(Reminder.status),
+    col(Reminder.slot_start),
+    col(Reminder.fallback_of),
+)
 
 
 def _load(session: Session, ids: list[str], now: datetime, horizon_end: datetime) -> _Batch:
-    customers = {
-        c.id: c for c in session.scalars(select(Customer).where(col(Customer.id).in_(ids)))
-    }
     promises: dict[str, list[PaymentPromise]] = defaultdict(list)
     for p in session.scalars(
         select(PaymentPromise).where(col(PaymentPromise.customer_id).in_(ids))
@@ -113,36 +127,39 @@ def _load(session: Session, ids: list[str], now: datetime, horizon_end: datetime
         promises[p.customer_id].append(p)
     drafted: dict[tuple[str, str], set[str]] = defaultdict(set)
     taken: dict[tuple[str, str], list[datetime]] = defaultdict(list)
-    live: list[Reminder] = []
+    live: list[Row[Any]] = []
     window_start = now - timedelta(days=7)
     window_end = horizon_end + timedelta(days=7)
-    for r in session.scalars(select(Reminder).where(col(Reminder.customer_id).in_(ids))):
+    for r in session.execute(select(*_REMINDER_COLUMNS).where(col(Reminder.customer_id).in_(ids))):
         drafted[(r.customer_id, r.cycle)].add(r.step)
         if r.status in COUNTED and window_start <= r.slot_start <= window_end:
             taken[(r.customer_id, r.channel)].append(r.slot_start)
         if r.status in LIVE:
             live.append(r)
-    return _Batch(customers, items_for(session, ids), promises, drafted, taken, live)
+    return _Batch(items_for(session, ids), promises, drafted, taken, live)
 
 
 def _plan_batch(
     session: Session,
-    ids: list[str],
+    customers: list[CustomerRow],
     now: datetime,
     ctx: SweepContext,
     portfolio: Any,
     report: PlanReport,
+    slots: _SlotMemo,
 ) -> None:
     policy = ctx.policy
     horizon_end = now + timedelta(hours=policy.planning.horizon_hours)
+    ids = [c.id for c in customers]
     data = _load(session, ids, now, horizon_end)
     rows: list[dict[str, Any]] = []
-    events: list[Event] = []
+    events: list[dict[str, Any]] = []
+    escalations: list[dict[str, Any]] = []
     current_cycle: dict[str, str | None] = {}
     paused: dict[str, str] = {}
 
-    for cid in ids:
-        customer = data.customers[cid]
+    for customer in customers:
+        cid = customer.id
         report.customers += 1
         today = local_date(now, customer.timezone)
         items = data.items.get(cid, [])
@@ -154,12 +171,11 @@ def _plan_batch(
             report.skipped["nothing due" if stage.stage == "current" else "settled"] += 1
             continue
         promise, broken = _promises(data.promises.get(cid, []), items, today, oldest.due_on, now,
-                                    events, customer)  # fmt: skip
+                                    events, cid)  # fmt: skip
         if broken >= policy.planning.broken_promises_to_escalate and customer.escalated_at is None:
-            customer.escalated_at = now
-            customer.escalation_reason = f"{broken} broken promises to pay (D21)"
-            events.append(Event(at=now, kind="escalated", customer_id=cid, actor="planner",
-                                data={"reason": customer.escalation_reason}))  # fmt: skip
+            reason = f"{broken} broken promises to pay (D21)"
+            escalations.append({"cid": cid, "at": now, "reason": reason})
+            events.append(_event(now, "escalated", cid, {"reason": reason}))
             report.escalated += 1
         if promise is not None:
             paused[cid] = f"promised to pay by {promise.promised_on.isoformat()}"
@@ -187,15 +203,8 @@ def _plan_batch(
             report.skipped["no usable channel"] += 1
             continue
         try:
-            slot = slot_for(
-                customer,
-                channel,
-                now,
-                horizon_end,
-                policy=policy,
-                calendar=ctx.calendar,
-                taken=data.taken.get((cid, channel), []),
-            )
+            slot = _slot(customer, channel, now, horizon_end, ctx, data.taken.get((cid, channel)),
+                         slots)  # fmt: skip
         except CalendarNotPublished as exc:
             report.skipped["calendar not published"] += 1
             if str(exc) not in report.problems:
@@ -244,39 +253,97 @@ def _plan_batch(
             }
         )
 
-    _cancel_stale(data.live, current_cycle, paused, now, events, report)
+    cancelling = _stale(data.live, current_cycle, paused)
     inserted = insert_ignoring_conflicts(
         session, Reminder.__table__, rows, ("customer_id", "step", "cycle"),  # type: ignore[attr-defined]
         returning=("id", "customer_id", "step", "channel", "slot_start"),
     )  # fmt: skip
+    drafted_events = []
     for row in inserted:
         report.drafted += 1
         report.by_channel[row["channel"]] += 1
-        events.append(
-            Event(at=now, kind="drafted", customer_id=row["customer_id"], actor="planner",
-                  data={"reminder_id": row["id"], "step": row["step"], "channel": row["channel"],
-                        "slot_start": row["slot_start"].isoformat()})
+        drafted_events.append(
+            _event(now, "drafted", row["customer_id"], {
+                "reminder_id": row["id"], "step": row["step"], "channel": row["channel"],
+                "slot_start": row["slot_start"].isoformat()})
         )  # fmt: skip
-    _supersede(data.live, inserted, now, events, report)
-    session.add_all(events)
+    superseded = _superseded(data.live, inserted, cancelling)
+    events += _cancel(session, cancelling, now, report)
+    events += drafted_events
+    events += _cancel(session, superseded, now, report)
+    if escalations:
+        session.execute(
+            update(Customer.__table__)  # type: ignore[attr-defined]
+            .where(Customer.__table__.c.id == bindparam("cid"))  # type: ignore[attr-defined]
+            .values(escalated_at=bindparam("at"), escalation_reason=bindparam("reason")),
+            escalations,
+        )
+    if events:
+        session.execute(insert(Event.__table__), events)  # type: ignore[attr-defined]
 
 
-def _supersede(
-    live: list[Reminder],
-    inserted: list[dict[str, Any]],
+# The first free slot of a customer with no other message near it depends only on where
+# the customer is and the channel: found once per sweep for each.
+_SlotMemo = dict[tuple[str, str, str, str], Slot | None]
+
+
+def _slot(
+    customer: CustomerRow,
+    channel: Channel,
     now: datetime,
-    events: list[Event],
-    report: PlanReport,
-) -> None:
+    horizon_end: datetime,
+    ctx: SweepContext,
+    taken: list[datetime] | None,
+    memo: _SlotMemo,
+) -> Slot | None:
+    key = (customer.kind, customer.timezone, customer.country, channel)
+    if not taken and key in memo:
+        return memo[key]
+    slot = slot_for(customer, channel, now, horizon_end, policy=ctx.policy, calendar=ctx.calendar,
+                    taken=taken or ())  # fmt: skip
+    if not taken:
+        memo[key] = slot
+    return slot
+
+
+def _event(at: datetime, kind: str, customer_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    """An events row, inserted with the batch's others in one executemany."""
+    return {"at": at, "kind": kind, "customer_id": customer_id, "actor": "planner", "data": data}
+
+
+def _cancel(
+    session: Session, reasons: dict[int, str], now: datetime, report: PlanReport
+) -> list[dict[str, Any]]:
+    """Cancel these reminders (id -> reason) through the one cancel path; their events.
+    Only the few reminders cancelled are loaded as objects."""
+    if not reasons:
+        return []
+    loaded = {
+        r.id: r for r in session.scalars(select(Reminder).where(col(Reminder.id).in_(reasons)))
+    }
+    events = []
+    for reminder_id, reason in reasons.items():
+        event = cancel(loaded[reminder_id], reason, now, "planner")
+        report.cancelled += 1
+        events.append(
+            {name: getattr(event, name) for name in ("at", "kind", "customer_id", "actor", "data")}
+        )
+    return events
+
+
+def _superseded(
+    live: list[Row[Any]], inserted: list[dict[str, Any]], cancelling: dict[int, str]
+) -> dict[int, str]:
     """A newer step replaces an older one not yet sent: the customer hears the message
     that fits today, not two in a row (and never the milder one after the firmer)."""
     newest = {row["customer_id"]: row["step"] for row in inserted}
+    result: dict[int, str] = {}
     for r in live:
         step = newest.get(r.customer_id)
-        if step is None or r.step == step or r.fallback_of is not None or r.status not in LIVE:
+        if step is None or r.step == step or r.fallback_of is not None or r.id in cancelling:
             continue
-        report.cancelled += 1
-        events.append(cancel(r, f"superseded by the {step} step", now, "planner"))
+        result[r.id] = f"superseded by the {step} step"
+    return result
 
 
 def _promises(
@@ -285,8 +352,8 @@ def _promises(
     today: date,
     cycle_start: date,
     now: datetime,
-    events: list[Event],
-    customer: Customer,
+    events: list[dict[str, Any]],
+    customer_id: str,
 ) -> tuple[PaymentPromise | None, int]:
     """D21: the promise pausing reminders today, if any, and the number of broken promises
     in this cycle. Open promises whose date has passed are settled here: kept when nothing
@@ -297,9 +364,8 @@ def _promises(
         if p.status == "open" and p.promised_on < today:
             kept = not any(i.is_open(p.promised_on) and i.due_on < p.promised_on for i in items)
             p.status = "kept" if kept else "broken"
-            events.append(Event(at=now, kind=f"promise_{p.status}", customer_id=customer.id,
-                                actor="planner", data={"promise_id": p.id,
-                                "promised_on": p.promised_on.isoformat()}))  # fmt: skip
+            events.append(_event(now, f"promise_{p.status}", customer_id, {
+                "promise_id": p.id, "promised_on": p.promised_on.isoformat()}))  # fmt: skip
         if p.status == "open" and p.promised_on >= today:
             active = p
         if p.status == "broken" and p.promised_on >= cycle_start:
@@ -307,16 +373,12 @@ def _promises(
     return active, broken
 
 
-def _cancel_stale(
-    live: list[Reminder],
-    current_cycle: dict[str, str | None],
-    paused: dict[str, str],
-    now: datetime,
-    events: list[Event],
-    report: PlanReport,
-) -> None:
+def _stale(
+    live: list[Row[Any]], current_cycle: dict[str, str | None], paused: dict[str, str]
+) -> dict[int, str]:
     """A draft whose items were paid, disputed or promised before it went out is cancelled
-    with the reason; the text it carries is no longer true."""
+    with the reason; the text it carries is no longer true. Returns id -> reason."""
+    result: dict[int, str] = {}
     for r in live:
         if r.fallback_of is not None:
             continue  # the fallback sweep owns those
@@ -328,7 +390,6 @@ def _cancel_stale(
             reason = "nothing is owed any more (paid or disputed)"
         elif cycle != r.cycle:
             reason = "the items it was about were paid"
-        if reason is None:
-            continue
-        report.cancelled += 1
-        events.append(cancel(r, reason, now, "planner"))
+        if reason is not None:
+            result[r.id] = reason
+    return result

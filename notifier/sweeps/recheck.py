@@ -1,21 +1,30 @@
 """The re-check at the moment of sending (pretix's "lock the row, re-read it, check, then
 send"): is the reminder still owed, still true, still allowed right now? A failed check
 either cancels it (the message is no longer right) or defers it to a later slot (the
-message is right, the moment is not)."""
+message is right, the moment is not).
+
+The delivery sweep re-checks a small group of reminders at once (:func:`recheck_all`):
+what the checks read is fetched set-based, one SELECT per table for the whole group
+(reminders' customers, their items, open promises, opt-outs, recent sends), inside the
+transaction that then marks the group ``sending``. The checks themselves
+(:func:`judge`) are the same for one reminder or many.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlmodel import Session, col
 
-from notifier.consent import address_of, opted_out
+from notifier.consent import active_opt_outs, address_of, opt_out_reason
 from notifier.domain.cadence import cycle_key
-from notifier.domain.caps import within_caps
-from notifier.domain.items import local_date
+from notifier.domain.caps import WEEK, within_caps
+from notifier.domain.items import Item, local_date
 from notifier.domain.policy import Channel, Policy
 from notifier.domain.position import position
 from notifier.domain.slots import contact_allowed
@@ -33,11 +42,67 @@ class Verdict:
     address: str = ""
 
 
-def recheck(session: Session, r: Reminder, now: datetime, policy: Policy) -> Verdict:
-    customer = session.get(Customer, r.customer_id)
-    assert customer is not None
+@dataclass
+class Facts:
+    """What the re-checks of a group of reminders read, fetched set-based."""
+
+    customers: dict[str, Customer]
+    items: dict[str, list[Item]]
+    promises: dict[str, list[date]]  # open promises' dates, by customer
+    opted_out: set[tuple[str, str]]  # (channel, address) with an active opt-out
+    # (customer, channel) -> (reminder id, when) of messages that count under the caps
+    recent: dict[tuple[str, str], list[tuple[int | None, datetime]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+
+
+def gather(session: Session, reminders: Sequence[Reminder], now: datetime) -> Facts:
+    """One SELECT per table for all of ``reminders`` (items_for: three)."""
+    ids = sorted({r.customer_id for r in reminders})
+    customers = {
+        c.id: c for c in session.scalars(select(Customer).where(col(Customer.id).in_(ids)))
+    }
+    promises: dict[str, list[date]] = defaultdict(list)
+    for customer_id, promised_on in session.execute(
+        select(col(PaymentPromise.customer_id), col(PaymentPromise.promised_on)).where(
+            col(PaymentPromise.customer_id).in_(ids), col(PaymentPromise.status) == "open"
+        )
+    ):
+        promises[customer_id].append(promised_on)
+    wanted = set()
+    for r in reminders:
+        customer = customers.get(r.customer_id)
+        address = address_of(customer, r.channel) if customer else None
+        if address:
+            wanted.add((r.channel, address))
+    facts = Facts(customers, items_for(session, ids), promises, active_opt_outs(session, wanted))
+    # Sent, delivered, or possibly sent (`sending` now, or `unknown` after a crash: those
+    # have no sent_at and count from when they were last touched, to be safe).
+    since = now - WEEK
+    for rid, customer_id, channel, sent_at, touched in session.execute(
+        select(
+            col(Reminder.id), col(Reminder.customer_id), col(Reminder.channel),
+            col(Reminder.sent_at), col(Reminder.updated_at),
+        ).where(
+            col(Reminder.customer_id).in_(ids),
+            col(Reminder.status).in_(SENT),
+            or_(
+                col(Reminder.sent_at) > since,
+                and_(col(Reminder.sent_at).is_(None), col(Reminder.updated_at) > since),
+            ),
+        )
+    ):  # fmt: skip
+        facts.recent[(customer_id, channel)].append((rid, sent_at or touched))
+    return facts
+
+
+def judge(r: Reminder, facts: Facts, now: datetime, policy: Policy) -> Verdict:
+    """The re-check of one reminder against ``facts``: send, cancel or defer."""
+    customer = facts.customers.get(r.customer_id)
+    if customer is None:
+        return Verdict("cancel", "the customer is gone")
     today = local_date(now, customer.timezone)
-    items = items_for(session, [customer.id])[customer.id]
+    items = facts.items.get(customer.id, [])
     stage = customer_stage(items, today, policy.stages)
     oldest = next((i for i in items if i.id == stage.oldest_item_id), None)
     if stage.reminder_stage is None or oldest is None:
@@ -49,33 +114,40 @@ def recheck(session: Session, r: Reminder, now: datetime, policy: Policy) -> Ver
     stated = r.facts.get("total")
     if stated is not None and str(total) != str(stated):
         return Verdict("cancel", f"the amount owed changed since drafting ({stated} -> {total})")
-    promise = session.scalar(
-        select(PaymentPromise).where(
-            col(PaymentPromise.customer_id) == customer.id,
-            col(PaymentPromise.status) == "open",
-            col(PaymentPromise.promised_on) >= today,
-        )
-    )
-    if promise is not None:
-        return Verdict("cancel", f"promised to pay by {promise.promised_on.isoformat()}")
-    why = opted_out(session, customer, r.channel)
+    promised = [d for d in facts.promises.get(customer.id, ()) if d >= today]
+    if promised:
+        return Verdict("cancel", f"promised to pay by {min(promised).isoformat()}")
+    address = address_of(customer, r.channel)
+    listed = address is not None and (r.channel, address) in facts.opted_out
+    why = opt_out_reason(customer, r.channel, listed=listed)
     if why:
         return Verdict("cancel", why)
     if not contact_allowed(now, zone=customer.timezone, country=customer.country,
                            quiet_hours=policy.quiet_hours):  # fmt: skip
         return Verdict("defer", "quiet hours in the customer's time zone (C1)")
     channel: Channel = "sms" if r.channel == "sms" else "email"
-    recent = session.scalars(
-        select(col(Reminder.sent_at)).where(
-            col(Reminder.customer_id) == customer.id,
-            col(Reminder.channel) == r.channel,
-            col(Reminder.status).in_(SENT),
-            col(Reminder.id) != r.id,
-            col(Reminder.sent_at) > now - timedelta(days=7),
-        )
-    ).all()
-    if not within_caps(now, [t for t in recent if t is not None], channel, policy.caps):
+    recent = [t for rid, t in facts.recent.get((customer.id, r.channel), ()) if rid != r.id]
+    if not within_caps(now, recent, channel, policy.caps):
         return Verdict("defer", "frequency cap reached (C2)")
-    address = address_of(customer, r.channel)
     assert address is not None
     return Verdict("send", address=address)
+
+
+def recheck_all(
+    session: Session, reminders: Sequence[Reminder], now: datetime, policy: Policy
+) -> list[Verdict]:
+    """The verdicts of ``reminders``, in order. A reminder judged ``send`` counts under
+    the caps for the ones after it (two messages to one customer in one group)."""
+    facts = gather(session, reminders, now)
+    verdicts = []
+    for r in reminders:
+        verdict = judge(r, facts, now, policy)
+        if verdict.action == "send":
+            facts.recent[(r.customer_id, r.channel)].append((r.id, now))
+        verdicts.append(verdict)
+    return verdicts
+
+
+def recheck(session: Session, r: Reminder, now: datetime, policy: Policy) -> Verdict:
+    """The re-check of a single reminder."""
+    return recheck_all(session, [r], now, policy)[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlmodel import Session, col
@@ -20,8 +21,19 @@ RESLOT_DAYS = 30
 COUNTED = ("pending_approval", "approved", "sending", "sent", "delivered", "unknown")
 
 
+class Placed(Protocol):
+    """Where a customer is, for slotting: a mapped ``Customer`` or a plain row."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def country(self) -> str: ...
+
+
 def slot_for(
-    customer: Customer,
+    customer: Placed,
     channel: Channel,
     start: datetime,
     end: datetime,

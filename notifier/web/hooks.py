@@ -10,16 +10,24 @@ from __future__ import annotations
 
 from datetime import datetime
 from html import escape
-from typing import Annotated
+from typing import Annotated, Any, get_args
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import select
+from sqlalchemy import Connection, Update, bindparam, func, insert, select, update
 from sqlmodel import Session, col
 from twilio.request_validator import RequestValidator
 
 from notifier.consent import record_opt_out
-from notifier.domain.reads import callback_outcome, is_machine_open, keyword, moves_forward
+from notifier.domain.reads import (
+    Outcome,
+    callback_outcome,
+    is_machine_open,
+    keyword,
+    moves_forward,
+)
+from notifier.review import STATUSES
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Event, Reminder
 from notifier.tracking import PIXEL_GIF
@@ -35,7 +43,13 @@ OPT_OUT_CONFIRMATION = {
 
 async def _signed_form(request: Request, state: AppState, signature: str | None) -> dict[str, str]:
     """The webhook's form fields, after checking Twilio's signature over the public URL."""
-    form = {k: str(v) for k, v in (await request.form()).items()}
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        # What Twilio sends; the standard library's parser is several times faster here
+        # than the multipart-capable one. The last of repeated fields wins, as there.
+        body = (await request.body()).decode("utf-8", "replace")
+        form = dict(parse_qsl(body, keep_blank_values=True))
+    else:
+        form = {k: str(v) for k, v in (await request.form()).items()}
     token = state.settings.twilio.auth_token.get_secret_value()
     url = state.settings.public_url.rstrip("/") + request.url.path
     if request.url.query:
@@ -46,6 +60,40 @@ async def _signed_form(request: Request, state: AppState, signature: str | None)
 
 
 Signature = Annotated[str | None, Header(alias="X-Twilio-Signature")]
+_R = Reminder.__table__  # type: ignore[attr-defined]  # Core statements on the same table
+_AT = _R.c.updated_at.type
+_EVENT = insert(Event.__table__)  # type: ignore[attr-defined]
+
+
+def _forward(outcome: Outcome) -> Update:
+    """Move a reminder to ``outcome`` if that is forward from where it is (domain.reads:
+    statuses only move forward), keeping a message SID it has; built once per outcome."""
+    values: dict[str, Any] = {"status": outcome, "updated_at": bindparam("now", type_=_AT),
+                              "provider_id": func.coalesce(_R.c.provider_id, bindparam("sid")),
+                              "version": _R.c.version + 1}  # fmt: skip
+    if outcome == "delivered":
+        values["delivered_at"] = bindparam("now", type_=_AT)
+    if outcome == "failed":
+        values["reason"] = bindparam("reason")
+    before = tuple(s for s in STATUSES if moves_forward(s, outcome))
+    return (
+        update(_R)
+        .where(_R.c.status.in_(before))
+        .values(values)
+        .returning(_R.c.id, _R.c.customer_id, _R.c.address)
+    )
+
+
+# The reminder named in the (signed) callback URL, unless it carries another message's
+# SID; else the one with this SID.
+_BY_ID = {
+    o: _forward(o).where(
+        _R.c.id == bindparam("rid"),
+        _R.c.provider_id.is_(None) | (_R.c.provider_id == bindparam("sid")),
+    )
+    for o in get_args(Outcome)
+}
+_BY_SID = {o: _forward(o).where(_R.c.provider_id == bindparam("sid")) for o in get_args(Outcome)}
 
 
 @router.post("/webhooks/twilio/status", status_code=204)
@@ -53,40 +101,42 @@ async def twilio_status(request: Request, state: State, signature: Signature = N
     form = await _signed_form(request, state, signature)
     sid, reported = form.get("MessageSid", ""), form.get("MessageStatus", "")
     outcome = callback_outcome(reported)
-    now = state.clock()
-    with unit_of_work(state.engine) as session:
-        r = _reminder_for(session, sid, request.query_params.get("reminder"))
-        if r is None or outcome is None or not moves_forward(r.status, outcome):
-            return Response(status_code=204)
-        error = form.get("ErrorCode") or None
-        r.status, r.updated_at = outcome, now
-        r.provider_id = r.provider_id or sid
-        r.version += 1
-        if outcome == "delivered":
-            r.delivered_at = now
-        if outcome == "failed":
-            r.reason = f"provider reported {reported}" + (f" (error {error})" if error else "")
-            if error == "21610":
-                record_opt_out(session, "sms", r.address, "provider-21610", now)
-        session.add(Event(at=now, kind=outcome, customer_id=r.customer_id, actor="twilio",
-                          data={"reminder_id": r.id, "provider_status": reported,
-                                "error_code": error}))  # fmt: skip
+    if outcome is None:  # queued, accepted, sending ...: nothing we record
+        return Response(status_code=204)
+    error = form.get("ErrorCode") or None
+    reminder = request.query_params.get("reminder")
+    with state.engine.begin() as connection:
+        _apply_status(connection, reminder, sid, outcome, reported, error, state.clock())
     return Response(status_code=204)
 
 
-def _reminder_for(session: Session, sid: str, reminder: str | None) -> Reminder | None:
-    """By the reminder named in the (signed) callback URL, else by the message SID. The id
-    matters when a callback overtakes the sweep, before it has stored the SID."""
-    found = None
+def _apply_status(
+    connection: Connection, reminder: str | None, sid: str, outcome: Outcome, reported: str,
+    error: str | None, now: datetime,
+) -> None:  # fmt: skip
+    """One UPDATE that moves the reminder forward or matches nothing (a repeated or late
+    callback), then the event. By id first: a callback may overtake the sweep, before it
+    has stored the SID."""
+    why = f"provider reported {reported}" + (f" (error {error})" if error else "")
+    params = {"sid": sid, "now": now, "reason": why}
+    row = None
     if reminder and reminder.isdigit():
-        found = session.get(Reminder, int(reminder), with_for_update=True)
-        if found is not None and found.provider_id not in (None, sid):
-            found = None  # a callback about another message of that reminder: ignore
-    if found is None:
-        found = session.scalar(
-            select(Reminder).where(col(Reminder.provider_id) == sid).with_for_update()
-        )
-    return found
+        row = connection.execute(_BY_ID[outcome], params | {"rid": int(reminder)}).first()
+    if row is None:
+        row = connection.execute(_BY_SID[outcome], params).first()
+    if row is None:
+        return  # unknown, not ours, or it would move backwards: nothing changes
+    reminder_id, customer_id, address = row
+    data = {"reminder_id": reminder_id, "provider_status": reported, "error_code": error}
+    # Twilio's "sent" (handed to the carrier) is not our "sent" (the sweep's evidence of
+    # what went out): its own kind, so a reminder never has two "sent" events.
+    kind = "carrier_sent" if outcome == "sent" else outcome
+    connection.execute(_EVENT, {"at": now, "kind": kind, "customer_id": customer_id,
+                                "actor": "twilio", "data": data})  # fmt: skip
+    if outcome == "failed" and error == "21610":
+        with Session(bind=connection) as session:  # joins this transaction
+            record_opt_out(session, "sms", address, "provider-21610", now)
+            session.flush()
 
 
 def _twiml(message: str | None = None) -> Response:
@@ -102,7 +152,9 @@ async def twilio_inbound(request: Request, state: State, signature: Signature = 
     word = keyword(text, state.policy.delivery)
     now = state.clock()
     with unit_of_work(state.engine) as session:
-        customers = session.scalars(select(Customer).where(col(Customer.phone) == sender)).all()
+        customers = session.scalars(
+            select(Customer).where(col(Customer.phone) == sender).order_by(col(Customer.id))
+        ).all()
         if word is not None:
             record_opt_out(session, "sms", sender, f"inbound-{word}", now, active=word == "stop")
             # Twilio answers its own STOP words; a Chinese 退订/TD gets our one confirmation.

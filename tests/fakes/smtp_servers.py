@@ -9,6 +9,9 @@
   ``rcpt_replies`` / ``data_replies`` map a recipient (or ``"*"``) to a reply line;
   ``mail_replies`` answer the next MAIL commands, one each (a 421 also hangs up, as
   Postfix does when it ends an idle connection).
+- :class:`CrashingHandler` accepts ``crash_after`` mails, then on the next one records it
+  (the server has it), cuts the connection before answering (the client cannot know) and
+  takes the whole server down for ``down_for`` seconds: :func:`crashing_smtp_server`.
 - :func:`recording_smtp_server`, :func:`deferring_smtp_server` (451),
   :func:`rejecting_smtp_server` (550 at RCPT or 554 at DATA), :func:`unused_port` (nothing
   listens: connections are refused), :func:`self_signed_tls` (contexts for TLS tests) and
@@ -23,6 +26,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from email import policy
@@ -124,6 +128,33 @@ class RecordingHandler:
         return "250 2.0.0 OK: queued"
 
 
+class CrashingHandler(RecordingHandler):
+    """Records normally until ``crash_after`` mails were accepted; the next mail is kept
+    but never answered: the connection is cut after its DATA and ``on_crash`` runs (in a
+    thread of its own). :attr:`crashed` is set then; :attr:`uncertain` is that mail;
+    ``on_crash`` sets :attr:`back` when the server listens again."""
+
+    def __init__(self, crash_after: int, on_crash: Callable[[], None]) -> None:
+        super().__init__()
+        self.crash_after = crash_after
+        self.crashed = threading.Event()
+        self.back = threading.Event()
+        self.uncertain: ReceivedMail | None = None
+        self._on_crash = on_crash
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        reply = await super().handle_DATA(server, session, envelope)
+        with self._lock:
+            crash = not self.crashed.is_set() and len(self._mails) == self.crash_after + 1
+            if crash:
+                self.uncertain = self._mails[-1]
+                self.crashed.set()
+        if crash:
+            server.transport.abort()  # the client sent it all and hears nothing back
+            threading.Thread(target=self._on_crash, name="smtp-crash", daemon=True).start()
+        return reply
+
+
 def _reply_for(replies: Mapping[str, str], addresses: list[str]) -> str | None:
     for address in addresses:
         if address in replies:
@@ -204,6 +235,22 @@ class SmtpServer:
 
 def recording_smtp_server(**kwargs: Any) -> SmtpServer:
     return SmtpServer(RecordingHandler(), **kwargs)
+
+
+def crashing_smtp_server(crash_after: int, down_for: float) -> SmtpServer:
+    """A recording server that dies while answering mail number ``crash_after + 1`` (which
+    it keeps) and comes back on the same port ``down_for`` seconds later (then its handler's
+    ``back`` is set)."""
+
+    def crash() -> None:
+        server.stop()
+        time.sleep(down_for)
+        server.start()
+        handler.back.set()
+
+    handler = CrashingHandler(crash_after, crash)
+    server = SmtpServer(handler, port=free_port())
+    return server
 
 
 def deferring_smtp_server(

@@ -19,9 +19,13 @@ To                 HTTP    code   meaning
 +15005550009       400     21614  not a mobile number
 =================  ======  =====  ==========================================
 
-and per test: ``fail_next(n, status=429 | 500 | 503)`` answers the next ``n`` requests with
-that status (429 with ``Retry-After``); ``set_outcome(number, "undelivered", 30003)``
-makes that number's final status callback ``undelivered``/``failed`` with ErrorCode.
+and per test: :attr:`TwilioFake.delay` holds every Messages request that long before it
+is answered (a slow provider: a batch takes a while, so a test can kill a worker while a
+request is in flight; the message is still accepted and recorded after the delay, as a
+provider that got the request would); ``fail_next(n, status=429 | 500 | 503)`` answers
+the next ``n`` requests with that status (429 with ``Retry-After``);
+``set_outcome(number, "undelivered", 30003)`` makes that number's final status callback
+``undelivered``/``failed`` with ErrorCode.
 
 Status callbacks: when StatusCallback was given and :attr:`callbacks_enabled` is true, a
 background thread POSTs ``sent`` and then the final status (``delivered`` by default) to
@@ -111,6 +115,8 @@ class TwilioFake:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.callbacks_enabled = True
+        self.delay = 0.0  # seconds each Messages request waits before it is handled
+        self._holding = 0  # requests waiting out the delay right now
         self._state = _State()
         self._changed = threading.Condition(threading.RLock())
         self._outbox: queue.Queue[tuple[str, dict[str, str]] | None] = queue.Queue()
@@ -183,6 +189,13 @@ class TwilioFake:
             return list(self._state.callbacks)
 
     @property
+    def holding(self) -> int:
+        """Requests received and not answered yet (waiting out :attr:`delay`): a client
+        sending one of them is blocked on the provider's answer right now."""
+        with self._changed:
+            return self._holding
+
+    @property
     def attempts(self) -> int:
         """Every Messages request received, accepted or not."""
         with self._changed:
@@ -208,6 +221,13 @@ class TwilioFake:
         match = _PATH.match(path)
         if match is None:
             return 404, _error(20404, "The requested resource was not found", 404), {}
+        if self.delay > 0:
+            with self._changed:
+                self._holding += 1
+                self._changed.notify_all()
+            time.sleep(self.delay)
+            with self._changed:
+                self._holding -= 1
         with self._changed:
             self._state.attempts += 1
             self._changed.notify_all()
@@ -351,13 +371,16 @@ def _handler_for(fake: TwilioFake) -> type[BaseHTTPRequestHandler]:
                 self.path, self.headers.get("Authorization"), form
             )
             body = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client is gone (killed): the message stays
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # quiet: the test output is for assertions

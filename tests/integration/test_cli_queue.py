@@ -1,28 +1,63 @@
 """The approval queue from the command line, as an operator drives it: a real process and
-a real SQLite file with the sample portfolio, time given with --at."""
+a real database (SQLite file, then PostgreSQL) with the sample portfolio, time given with
+--at."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
+from tests.fakes.postgres import Server
 from tests.support import run
 
 AT = "2026-03-02T08:00:00+08:00"
 LATE = "2026-03-02T23:00:00+08:00"
 
 
-@pytest.fixture
-def planned(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'queue.db'}"
+@pytest.fixture(scope="module")
+def planned_once(
+    store: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """The sample portfolio imported and planned through the CLI, once per store; each
+    test gets a copy (``planned``)."""
+    if store == "postgresql":
+        server: Server = request.getfixturevalue("postgres_server")
+        with server.database() as url:
+            yield build_planned(url)
+    else:
+        yield build_planned(f"sqlite:///{tmp_path_factory.mktemp('queue') / 'queue.db'}")
+
+
+def build_planned(url: str) -> str:
     assert run("init", db=url).returncode == 0
     for kind in ("customers", "receivables", "payments"):
         assert run("import", kind, f"samples/{kind}.csv", db=url).returncode == 0
     result = run("plan", "--at", AT, db=url)
     assert result.returncode == 0, result.stderr
     return url
+
+
+@pytest.fixture
+def planned(planned_once: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    source = make_url(planned_once)
+    if source.get_backend_name() == "postgresql":
+        server: Server = request.getfixturevalue("postgres_server")
+        with server.database(template=str(source.database)) as url:
+            yield url
+        return
+    target = tmp_path / "queue.db"
+    with (
+        closing(sqlite3.connect(str(source.database))) as original,
+        closing(sqlite3.connect(target)) as copy,
+    ):
+        original.backup(copy)
+    yield f"sqlite:///{target}"
 
 
 def drafts(db: str, *args: str) -> list[dict[str, object]]:
@@ -131,3 +166,14 @@ def test_deliver_and_fallback_replay_with_the_local_capture(planned: str, tmp_pa
     assert follow.returncode == 0, follow.stderr
     emails = sum(1 for r in done if r["channel"] == "email")
     assert json.loads(follow.stdout)["drafted"] <= emails
+
+
+def test_a_database_without_schema_asks_for_init_and_never_shows_its_password(
+    blank_db_url: str, store: str
+) -> None:
+    url = make_url(blank_db_url)
+    if store == "postgresql":
+        url = url.set(password="s3cret-pw")  # the test server trusts any password
+    result = run("drafts", db=url.render_as_string(hide_password=False))
+    assert result.returncode == 1 and "run `notifier init` first" in result.stderr
+    assert "s3cret-pw" not in result.stdout + result.stderr

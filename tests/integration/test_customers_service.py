@@ -1,8 +1,9 @@
 """notifier.customers: promises (D21), disputes (D22), the legal flag (D19) and the timeline
-(D18), on a real migrated SQLite database (the ``engine`` fixture)."""
+(D18), on a real migrated database (the ``engine`` fixture: SQLite, then PostgreSQL)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -28,6 +29,7 @@ from notifier.store.models import (
     User,
 )
 from notifier.store.queries import items_for
+from tests.fakes.postgres import wait_until_blocked_on_a_lock
 from tests.support import two_customer_portfolio
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -330,3 +332,30 @@ def test_timeline_is_set_based_and_limited(engine: Engine, drafted: dict[str, in
         assert len(customers.timeline(s, "C1", limit=50)) == 50
         with pytest.raises(customers.CustomerError, match="no customer with id 'C9'"):
             customers.timeline(s, "C9")
+
+
+def test_two_clerks_opening_a_dispute_at_once_open_one(
+    engine: Engine, drafted: dict[str, int], store: str
+) -> None:
+    if store != "postgresql":
+        pytest.skip("SQLite has no row locks to wait on")
+    second: list[BaseException | None] = []
+
+    def other_clerk() -> None:
+        try:
+            with unit_of_work(engine) as s:
+                customers.open_dispute(s, "C1-1", None, "wrong quantity", "wang", NOW)
+            second.append(None)
+        except BaseException as exc:  # handed to the test's thread
+            second.append(exc)
+
+    with unit_of_work(engine) as first:
+        customers.open_dispute(first, "C1-1", None, "faulty", "li", NOW)
+        thread = threading.Thread(target=other_clerk)
+        thread.start()
+        wait_until_blocked_on_a_lock(engine, thread)
+    thread.join()
+    assert len(second) == 1 and isinstance(second[0], customers.CustomerError)
+    assert "already has an open dispute" in str(second[0])
+    with unit_of_work(engine) as s:
+        assert [d.opened_by for d in s.scalars(select(Dispute))] == ["li"]

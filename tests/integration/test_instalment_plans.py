@@ -1,16 +1,18 @@
 """D20 through the store: rescheduled invoices give way to their instalments."""
 
+import threading
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from notifier.domain.instalments import monthly_schedule
 from notifier.plans import PlanError, create_plan
 from notifier.store.db import unit_of_work
-from notifier.store.models import Customer, Payment, Receivable
+from notifier.store.models import Customer, InstalmentPlan, Payment, Receivable
 from notifier.store.queries import items_for
+from tests.fakes.postgres import wait_until_blocked_on_a_lock
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 
@@ -49,3 +51,33 @@ def test_a_plan_must_add_up_to_what_is_owed_and_nothing_is_written_otherwise(
         create_plan(s, "C1", ["R1", "R2"], short, "manager", NOW)
     with unit_of_work(owed) as s:
         assert [i.id for i in items_for(s, ["C1"])["C1"]] == ["R1", "R2"]
+
+
+def test_two_plans_made_at_once_over_the_same_invoices_do_not_both_take_them(
+    owed: Engine, store: str
+) -> None:
+    if store != "postgresql":
+        pytest.skip("SQLite has no row locks to wait on")
+    schedule = monthly_schedule(Decimal("20000"), Decimal("5000"), date(2026, 3, 2))
+    second: list[BaseException | None] = []
+
+    def other_manager() -> None:
+        try:
+            with unit_of_work(owed) as s:
+                create_plan(s, "C1", ["R2", "R1"], schedule, "wang", NOW)
+            second.append(None)
+        except BaseException as exc:  # handed to the test's thread
+            second.append(exc)
+
+    with unit_of_work(owed) as first:
+        create_plan(first, "C1", ["R1", "R2"], schedule, "li", NOW)
+        thread = threading.Thread(target=other_manager)
+        thread.start()
+        wait_until_blocked_on_a_lock(owed, thread)
+    thread.join()
+    assert len(second) == 1 and isinstance(second[0], PlanError)
+    assert "outside a plan: R1, R2" in str(second[0])
+    with unit_of_work(owed) as s:
+        plans = s.scalars(select(InstalmentPlan)).all()
+        assert [p.created_by for p in plans] == ["li"]
+        assert {r.plan_id for r in s.scalars(select(Receivable))} == {plans[0].id}
