@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -112,6 +113,12 @@ class Dispute(SQLModel, table=True):
     """D22: a disputed item (or part of it) is paused and routed to after-sales."""
 
     __tablename__ = "disputes"
+    # At most one open dispute per invoice, kept by the database as well as by the service.
+    __table_args__ = (
+        Index("uq_disputes_open_invoice", "invoice_id", unique=True,
+              sqlite_where=text("resolved_at IS NULL"),
+              postgresql_where=text("resolved_at IS NULL")),
+    )  # fmt: skip
 
     id: int | None = Field(default=None, primary_key=True)
     invoice_id: str = Field(

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, event, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from notifier import customers, review
@@ -195,6 +196,19 @@ def test_one_open_dispute_per_invoice_and_resolving_it(
         customers.resolve_dispute(s, first.id or 0, None, "zhao", later)
     with unit_of_work(engine) as s:  # a new dispute may follow a resolved one
         customers.open_dispute(s, "C1-1", None, "faulty again", "li", later)
+
+
+def test_the_database_itself_refuses_a_second_open_dispute_on_an_invoice(
+    engine: Engine, drafted: dict[str, int]
+) -> None:
+    with unit_of_work(engine) as s:
+        customers.open_dispute(s, "C1-1", None, "faulty", "li", NOW)
+    # Past the service (another program, a race the service's check did not see).
+    with pytest.raises(IntegrityError), unit_of_work(engine) as s:
+        s.add(Dispute(invoice_id="C1-1", reason="again", opened_at=NOW))
+    with unit_of_work(engine) as s:
+        assert len(s.scalars(select(Dispute)).all()) == 1
+        s.add(Dispute(invoice_id="C1-1", reason="an old one", opened_at=NOW, resolved_at=NOW))
 
 
 @pytest.mark.parametrize("who", [REVIEWER, COLLECTOR])
