@@ -20,10 +20,6 @@ from notifier.store.models import Instalment as InstalmentRow
 BATCH = 2_000
 
 
-def get_customer(session: Session, customer_id: str) -> Customer | None:
-    return session.get(Customer, customer_id)
-
-
 def iter_customers(session: Session, batch: int = BATCH) -> Iterator[list[Customer]]:
     """All customers in id order, a batch at a time (keyset pagination)."""
     last = ""

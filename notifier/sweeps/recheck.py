@@ -146,8 +146,3 @@ def recheck_all(
             facts.recent[(r.customer_id, r.channel)].append((r.id, now))
         verdicts.append(verdict)
     return verdicts
-
-
-def recheck(session: Session, r: Reminder, now: datetime, policy: Policy) -> Verdict:
-    """The re-check of a single reminder."""
-    return recheck_all(session, [r], now, policy)[0]
