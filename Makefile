@@ -19,8 +19,16 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 # Prism (Twilio's OpenAPI spec served as a mock) for the channel tests; Node from the machine.
+# --engine-strict: a Node older than a package's `engines` stops here with npm's EBADENGINE
+# naming both versions, not with a warning and a Prism that fails later.
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --ignore-scripts
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "Node.js and npm are \
+	missing: the channel tests run Prism on Node $$(sed -n 's/.*"node": "\(.*\)".*/\1/p' \
+	package.json) (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	npm ci --no-audit --no-fund --ignore-scripts --engine-strict || { echo "npm ci failed; \
+	with EBADENGINE above: install a Node that matches its Required line, or pin an older \
+	@stoplight/prism-cli in package.json (its engines: npm view @stoplight/prism-cli@X engines)" >&2; \
+	exit 1; }
 	touch $@
 
 # Debian's chromium package (and a CJK font, so Chinese names in the screenshots are not

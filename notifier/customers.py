@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,7 +27,7 @@ from sqlmodel import Session, col
 
 from notifier import review
 from notifier.domain.items import cents_to_money, local_date, money_to_cents
-from notifier.domain.policy import Policy
+from notifier.domain.policy import LimitsPolicy, Policy
 from notifier.store.models import (
     Customer,
     Dispute,
@@ -43,6 +43,8 @@ from notifier.store.reminders import cancel
 
 # Who may set or clear the legal-authorised flag (D19: legal steps are a manager's call).
 LEGAL_DECIDERS = frozenset({"manager", "admin"})
+# Who may record a promise beyond promise_max_days (up to promise_manager_max_days).
+LONG_PROMISE_ROLES = frozenset({"manager", "admin"})
 LIVE = ("pending_approval", "approved")  # drafts not yet handed to a channel
 MAX_TEXT = 2000
 MAX_AMOUNT = Decimal("1000000000000")  # far above any real invoice; keeps cents in range
@@ -127,11 +129,19 @@ def record_promise(
     note: str | None,
     by: str,
     now: datetime,
+    *,
+    role: str | None = None,
+    limits: LimitsPolicy | None = None,
 ) -> PaymentPromise:
     """D21: the customer promised to pay (``amount``, or everything) by ``promised_on``.
     Reminders pause until that day; the planner settles the promise as kept or broken the
     day after. The customer's live drafts are cancelled now: their text asks for a
-    payment the customer has just promised."""
+    payment the customer has just promised.
+
+    A promise pauses collection, so it is bounded: at most ``limits.promise_max_days``
+    ahead of the customer's today, or ``promise_manager_max_days`` when ``role`` (the
+    recording user's) is a manager's or an admin's. ``limits`` defaults to the policy's
+    defaults, so a caller that forgets it still cannot pause collection for ever."""
     customer = _customer(session, customer_id)
     today = local_date(now, customer.timezone)
     if promised_on < today:
@@ -139,6 +149,7 @@ def record_promise(
             f"the promised date {promised_on.isoformat()} is in the past "
             f"(it is {today.isoformat()} for the customer)"
         )
+    _within_promise_reach(promised_on, today, role, limits or LimitsPolicy())
     cents = _amount(amount, "promised")
     text = _text(note, "note")
     promise = PaymentPromise(customer_id=customer.id, promised_on=promised_on,
@@ -152,6 +163,26 @@ def record_promise(
                             "note": text}))  # fmt: skip
     _cancel_live(session, customer.id, f"promised to pay by {promised_on.isoformat()}", by, now)
     return promise
+
+
+def _within_promise_reach(
+    promised_on: date, today: date, role: str | None, limits: LimitsPolicy
+) -> None:
+    manager = role in LONG_PROMISE_ROLES
+    days = limits.promise_manager_max_days if manager else limits.promise_max_days
+    if (promised_on - today).days <= days:
+        return
+    latest = (today + timedelta(days=days)).isoformat()
+    if manager or limits.promise_manager_max_days == days:
+        raise CustomerError(
+            f"the promised date {promised_on.isoformat()} is more than {days} days ahead; "
+            f"the latest a promise may reach is {latest}"
+        )
+    raise CustomerError(
+        f"the promised date {promised_on.isoformat()} is more than {days} days ahead "
+        f"(latest {latest}); only a manager may record a promise up to "
+        f"{limits.promise_manager_max_days} days ahead"
+    )
 
 
 def _cancel_live(session: Session, customer_id: str, reason: str, by: str, now: datetime) -> None:

@@ -22,9 +22,10 @@ from notifier.domain.calendar import CalendarNotPublished, WorkCalendar
 from notifier.domain.lint import LintProblem, lint
 from notifier.domain.policy import Channel, Policy
 from notifier.render import sms_segments
-from notifier.store.models import Customer, Event, Reminder, ReminderEdit
+from notifier.store.models import Customer, Event, Reminder, ReminderEdit, User
 from notifier.sweeps.compose import facts_from_json
 from notifier.sweeps.slotting import RESLOT_DAYS, reslot
+from notifier.users import decider_problem
 
 STATUSES = (
     "pending_approval", "approved", "rejected", "sending", "sent", "delivered", "failed",
@@ -39,6 +40,18 @@ class ReviewError(Exception):
 class DraftNotFound(ReviewError):
     def __init__(self, reminder_id: int) -> None:
         super().__init__(f"no draft with id {reminder_id}")
+
+
+class NotADecider(ReviewError):
+    """The name on a decision is not an active reviewer, manager or admin."""
+
+
+def check_decider(session: Session, name: str) -> None:
+    """Every decision names a real, active user whose role may decide (D13): the name
+    stands in the customer's evidence as the approver. Checked before anything is written."""
+    problem = decider_problem(session.get(User, name), name)
+    if problem is not None:
+        raise NotADecider(problem)
 
 
 class LintRefused(ReviewError):
@@ -165,6 +178,7 @@ def approve(
     calendar: WorkCalendar,
 ) -> list[Reminder]:
     """Approve drafts; all or none: one that cannot be approved refuses the whole call."""
+    check_decider(session, reviewer)
     reminders = [_get(session, i) for i in ids]
     for r in reminders:
         if r.status != "pending_approval":
@@ -192,6 +206,7 @@ def approve_all_pending(
 ) -> tuple[list[Reminder], list[tuple[int, str]]]:  # fmt: skip
     """Bulk approve every pending draft (matching ``f``); drafts that break the content
     rules are left pending and reported, the rest approved."""
+    check_decider(session, reviewer)
     base = f or DraftFilter()
     drafts = list_drafts(session, DraftFilter(**{**base.__dict__, "status": "pending_approval",
                                                  "limit": 1_000_000}))  # fmt: skip
@@ -220,6 +235,7 @@ def _reslot_if_passed(
 def reject(
     session: Session, reminder_id: int, reviewer: str, reason: str, now: datetime
 ) -> Reminder:
+    check_decider(session, reviewer)
     if not reason.strip():
         raise ReviewError("a rejection needs a reason")
     r = _get(session, reminder_id)
@@ -262,6 +278,7 @@ def edit(
 ) -> Reminder:
     """Replace the text of a pending draft; refused (draft unchanged) when it breaks the
     content rules. The edit is kept with before and after (D13)."""
+    check_decider(session, reviewer)
     r = _get(session, reminder_id)
     if r.status != "pending_approval":
         raise ReviewError(f"draft {r.id} is {r.status}; only pending drafts can be edited")

@@ -47,6 +47,7 @@ BOTH_STORES = frozenset(
         "test_fallback",
         "test_delivery_e2e",
         "test_webhooks",
+        "test_inbound",
         "test_import",
         "test_customers_service",
         "test_instalment_plans",

@@ -17,7 +17,7 @@ from notifier.domain.calendar import WorkCalendar
 from notifier.domain.policy import Policy
 from notifier.render import Renderer
 from notifier.store.db import unit_of_work
-from notifier.store.models import Customer, Payment, Receivable, Reminder
+from notifier.store.models import Customer, Payment, Receivable, Reminder, User
 from notifier.sweeps.context import SweepContext
 from notifier.sweeps.plan import plan
 
@@ -54,6 +54,15 @@ def web_login(client: TestClient, name: str, password: str, next_url: str = "/")
     meta = re.search(r'<meta name="csrf-token" content="([^"]+)">', client.get(next_url).text)
     assert meta is not None
     return meta.group(1)
+
+
+def add_deciders(engine: Engine, *names: str, role: str = "reviewer") -> None:
+    """Users who may decide on drafts (every decision names one), without a password:
+    enough for the service and the CLI's --as; web_login needs `users.add_user`."""
+    with unit_of_work(engine) as s:
+        for name in names:
+            if s.get(User, name) is None:
+                s.add(User(name=name, role=role, created_at=datetime(2026, 1, 1, tzinfo=UTC)))
 
 
 PORTFOLIO_PLANNED = datetime(2026, 3, 2, 8, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Monday

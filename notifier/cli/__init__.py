@@ -13,6 +13,7 @@ takes ``now`` as an argument, and ``--at`` replays any instant.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import notifier.cli.data
@@ -20,17 +21,32 @@ import notifier.cli.delivery
 import notifier.cli.queue
 import notifier.cli.service  # noqa: F401  (the command modules register themselves)
 from notifier.cli.app import app
-from notifier.cli.shell import InvalidInput, err
+from notifier.cli.failures import describe
+from notifier.cli.shell import InvalidInput, Shell, err
 from notifier.review import ReviewError
 from notifier.settings import ConfigError
 
 
 def main() -> None:
+    """Run the command. Whatever stops it ends as one line on stderr and exit code 1: never
+    a traceback, which would carry SQL parameters (phones, e-mails) to the terminal."""
+    shell = Shell()
     try:
-        app(standalone_mode=True)
+        app(standalone_mode=True, obj=shell)
     except (InvalidInput, ConfigError, ReviewError) as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
-        sys.exit(1)
+        _fail(str(exc))
+    except Exception as exc:
+        if os.environ.get("NOTIFIER_DEBUG") == "1":
+            raise
+        timeout = None
+        if "settings" in shell.__dict__:  # loaded already, and it worked
+            timeout = shell.settings.sqlite_busy_timeout_seconds
+        _fail(describe(exc, shell.database_shown(), busy_timeout_s=timeout))
+
+
+def _fail(message: str) -> None:
+    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    sys.exit(1)
 
 
 __all__ = ["app", "main"]

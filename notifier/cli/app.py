@@ -36,4 +36,6 @@ def _root(
         Path | None, typer.Option("--config", help="Policy file (default: config/notifier.toml).")
     ] = None,
 ) -> None:
-    ctx.obj = Shell(db=db, config=config)
+    # main() passes the Shell in, to name the database if the command fails.
+    shell = ctx.ensure_object(Shell)
+    shell.db, shell.config = db, config

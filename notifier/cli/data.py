@@ -60,8 +60,9 @@ def import_(
         try:
             with unit_of_work(engine) as session:
                 report = import_file(
-                    session, kind, file, now=datetime.now(UTC), dry_run=dry_run, progress=progress
-                )
+                    session, kind, file, now=datetime.now(UTC), dry_run=dry_run,
+                    progress=progress, limits=shell.policy.limits,
+                )  # fmt: skip
         except ImportRejected as exc:
             bar.stop()
             for problem in exc.problems:
@@ -89,7 +90,7 @@ def explain(
 ) -> None:
     """Stage, open items, penalty, tier, tone, next contact slot, caps and flags, with why."""
     shell = shell_of(ctx)
-    instant = parse_instant(at)
+    instant = parse_instant(at, shell.policy.limits)
     with unit_of_work(shell.ready_engine()) as session:
         try:
             explanation = explain_report.explain(
@@ -113,12 +114,15 @@ def report_aging(
         Literal["table", "csv", "json"], typer.Option("--format", help="Output format.")
     ] = "table",
     settled_days: Annotated[
-        int, typer.Option("--settled-days", min=0, help="Show items settled this many days back.")
+        int,
+        typer.Option(
+            "--settled-days", min=0, max=3660, help="Show items settled this many days back."
+        ),
     ] = 30,
 ) -> None:
     """Aging report (D26): open items by days overdue, penalty so far, red > 30 days."""
     shell = shell_of(ctx)
-    day = parse_day(at)
+    day = parse_day(at, shell.policy.limits)
     with unit_of_work(shell.ready_engine()) as session:
         rows = aging_report.build_aging(session, day, shell.policy, settled_days)
     totals = aging_report.totals(rows, shell.policy)

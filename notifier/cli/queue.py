@@ -14,20 +14,43 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from sqlmodel import Session
 
 from notifier import review
 from notifier.cli.app import app
 from notifier.cli.shell import AtOption, InvalidInput, err, out, parse_instant, shell_of
 from notifier.store.db import unit_of_work
+from notifier.store.models import User
 from notifier.sweeps.plan import plan as plan_sweep
+from notifier.users import decider_problem
 
 AsOption = Annotated[
-    str | None, typer.Option("--as", help="Reviewer recorded on the decision (default: you).")
+    str | None,
+    typer.Option(
+        "--as",
+        help="The notifier user (reviewer, manager or admin) recorded on the decision "
+        "(default: the user of the same name as your login, if there is one).",
+    ),
 ]
 
 
-def _reviewer(name: str | None) -> str:
-    return name or getpass.getuser() or "cli"
+def _reviewer(session: Session, name: str | None) -> str:
+    """The notifier user who decides: ``--as``, else the one named like the OS login when
+    that is an active decider. The name stands in the customer's evidence, so it is never
+    a guess: an unknown, disabled or collector user is refused (review.check_decider)."""
+    if name is None:
+        try:
+            login = getpass.getuser()
+        except (OSError, KeyError):  # no login name (some containers)
+            login = ""
+        if login and decider_problem(session.get(User, login), login) is None:
+            return login
+        raise InvalidInput(
+            f"who decides? pass --as NAME (a reviewer, manager or admin added with "
+            f"`notifier user add`); {login or 'your login'!r} is not one"
+        )
+    review.check_decider(session, name)
+    return name
 
 
 @app.command()
@@ -106,9 +129,9 @@ def approve(
         raise typer.BadParameter("give draft ids or --all, not both and not neither")
     shell = shell_of(ctx)
     now = parse_instant(at)
-    reviewer = _reviewer(as_)
     policy, calendar = shell.policy, shell.calendar
     with unit_of_work(shell.ready_engine()) as session:
+        reviewer = _reviewer(session, as_)
         if all_:
             done, skipped = review.approve_all_pending(session, reviewer, now, policy, calendar)
         else:
@@ -132,7 +155,7 @@ def reject(
     """Reject a draft with a reason."""
     shell = shell_of(ctx)
     with unit_of_work(shell.ready_engine()) as session:
-        review.reject(session, reminder_id, _reviewer(as_), reason, parse_instant(at))
+        review.reject(session, reminder_id, _reviewer(session, as_), reason, parse_instant(at))
     out.print(f"rejected {reminder_id}")
 
 
@@ -154,8 +177,8 @@ def edit(
         raise InvalidInput(f"{body_file}: not UTF-8 text") from exc
     shell = shell_of(ctx)
     with unit_of_work(shell.ready_engine()) as session:
-        r = review.edit(session, reminder_id, _reviewer(as_), body, subject, parse_instant(at),
-                        shell.policy)  # fmt: skip
+        r = review.edit(session, reminder_id, _reviewer(session, as_), body, subject,
+                        parse_instant(at), shell.policy)  # fmt: skip
         segments = r.segments
     extra = f" ({segments} SMS segments)" if segments else ""
     out.print(f"edited {reminder_id}{extra}; it passed the content rules")

@@ -1,23 +1,32 @@
-"""Long-running processes and people: serve, worker, user add, token create."""
+"""Long-running processes and people: serve, worker; user add | password | role | disable |
+enable; token create | list | revoke. Ending access (disable, a new password or role,
+revoking) takes effect at once: the web sessions and tokens concerned stop working on the
+next request. Nothing here prints a password or a token, except the new token once."""
 
 from __future__ import annotations
 
+import csv
+import json
 import logging
 import signal
+import sys
 import threading
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 import uvicorn
 
+from notifier import users
 from notifier.cli.app import app, token_app, user_app
 from notifier.cli.shell import InvalidInput, out, shell_of
 from notifier.scheduler import Wiring, build_scheduler
 from notifier.store.db import unit_of_work
+from notifier.store.models import ApiToken
 from notifier.users import ROLES, UserError, add_user, create_token
 from notifier.web import create_app
+from notifier.web.logs import install_access_log_filter
 
 log = logging.getLogger("notifier.worker")
 
@@ -27,6 +36,7 @@ def _logging() -> None:
     # The Twilio SDK logs every request (URL and headers, a dozen lines) at INFO; the SMS
     # channel logs one masked line per message itself.
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+    install_access_log_filter()  # tracking tokens never whole in the access log
 
 
 @app.command()
@@ -111,8 +121,7 @@ def user_add(
     """Create a login."""
     if role not in ROLES:
         raise typer.BadParameter(f"{role!r} is not one of {', '.join(ROLES)}", param_hint="--role")
-    if password is None:
-        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    password = _ask_password(password)
     shell = shell_of(ctx)
     try:
         with unit_of_work(shell.ready_engine()) as session:
@@ -134,3 +143,140 @@ def token_create(
     except UserError as exc:
         raise InvalidInput(str(exc)) from exc
     print(token)
+
+
+def _ask_password(password: str | None) -> str:
+    if password is None:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+@user_app.command("password")
+def user_password(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Login name.")],
+    password: Annotated[
+        str | None, typer.Option("--password", help="Asked for when not given.")
+    ] = None,
+) -> None:
+    """Set a new password; every web session of the user ends at once."""
+    password = _ask_password(password)
+    shell = shell_of(ctx)
+    try:
+        with unit_of_work(shell.ready_engine()) as session:
+            ended = users.set_password(session, name, password, datetime.now(UTC))
+    except UserError as exc:
+        raise InvalidInput(str(exc)) from exc
+    out.print(f"password of {name} changed; {ended} session(s) ended")
+
+
+@user_app.command("role")
+def user_role(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Argument(help=" | ".join(ROLES))],
+) -> None:
+    """Give the user another role; every web session of the user ends at once."""
+    if role not in ROLES:
+        raise typer.BadParameter(f"{role!r} is not one of {', '.join(ROLES)}", param_hint="ROLE")
+    shell = shell_of(ctx)
+    try:
+        with unit_of_work(shell.ready_engine()) as session:
+            ended = users.set_role(session, name, role, datetime.now(UTC))
+    except UserError as exc:
+        raise InvalidInput(str(exc)) from exc
+    out.print(f"{name} is now {role}; {ended} session(s) ended")
+
+
+@user_app.command("disable")
+def user_disable(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(help="Login name.")]
+) -> None:
+    """End the user's access at once: no login, every session ended, every token revoked."""
+    shell = shell_of(ctx)
+    try:
+        with unit_of_work(shell.ready_engine()) as session:
+            ended, revoked = users.disable_user(session, name, datetime.now(UTC))
+    except UserError as exc:
+        raise InvalidInput(str(exc)) from exc
+    out.print(f"{name} disabled; {ended} session(s) ended, {revoked} token(s) revoked")
+
+
+@user_app.command("enable")
+def user_enable(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(help="Login name.")]
+) -> None:
+    """Let a disabled user log in again (revoked tokens stay revoked: create new ones)."""
+    shell = shell_of(ctx)
+    try:
+        with unit_of_work(shell.ready_engine()) as session:
+            users.enable_user(session, name, datetime.now(UTC))
+    except UserError as exc:
+        raise InvalidInput(str(exc)) from exc
+    out.print(f"{name} enabled")
+
+
+def _token_row(token: ApiToken) -> dict[str, object]:
+    def when(value: datetime | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {
+        "id": token.id,
+        "user": token.user_name,
+        "created_at": when(token.created_at),
+        "last_used_at": when(token.last_used_at),
+        "revoked_at": when(token.revoked_at),
+    }
+
+
+@token_app.command("list")
+def token_list(
+    ctx: typer.Context,
+    user: Annotated[str | None, typer.Option("--user", help="Only this user's tokens.")] = None,
+    format_: Annotated[
+        Literal["plain", "csv", "json"], typer.Option("--format", help="Output format.")
+    ] = "plain",
+) -> None:
+    """The API tokens: id, user, created, last used, revoked (never the token itself)."""
+    shell = shell_of(ctx)
+    with unit_of_work(shell.ready_engine()) as session:
+        rows = [_token_row(t) for t in users.list_tokens(session, user)]
+    if format_ == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    names = ["id", "user", "created_at", "last_used_at", "revoked_at"]
+    if format_ == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(names)
+        writer.writerows([("" if r[n] is None else r[n]) for n in names] for r in rows)
+        return
+    cells = [names] + [["-" if r[n] is None else str(r[n]) for n in names] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(names))]
+    for row in cells:  # plain text, never a cut column
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+@token_app.command("revoke")
+def token_revoke(
+    ctx: typer.Context,
+    token_id: Annotated[int | None, typer.Argument(metavar="ID", help="Token id.")] = None,
+    user: Annotated[str | None, typer.Option("--user", help="Every token of this user.")] = None,
+) -> None:
+    """Revoke one token (ID, see `notifier token list`) or every token of --user; at once."""
+    if (token_id is None) == (user is None):
+        raise typer.BadParameter("give a token ID or --user NAME, not both and not neither")
+    shell = shell_of(ctx)
+    now = datetime.now(UTC)
+    try:
+        with unit_of_work(shell.ready_engine()) as session:
+            if token_id is not None:
+                users.revoke_token(session, token_id, now)
+                done = f"token {token_id} revoked"
+            else:
+                assert user is not None
+                done = f"{users.revoke_tokens(session, user, now)} token(s) of {user} revoked"
+    except UserError as exc:
+        raise InvalidInput(str(exc)) from exc
+    out.print(done)

@@ -8,16 +8,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 from rich.console import Console
 from sqlalchemy import Engine
 
 from notifier.channels import Channel
+from notifier.domain.bounds import OutOfBounds, check_date
 from notifier.domain.calendar import WorkCalendar
-from notifier.domain.policy import Policy
+from notifier.domain.policy import LimitsPolicy, Policy
 from notifier.render import Renderer
 from notifier.settings import Settings, load_policy, load_settings
-from notifier.store.db import make_engine
+from notifier.store.db import database_url, make_engine
 from notifier.store.migrate import is_current
 from notifier.sweeps.context import SweepContext
 from notifier.tracking import Tracker
@@ -55,11 +57,28 @@ class Shell:
 
     @cached_property
     def engine(self) -> Engine:
-        return make_engine(self.settings.database_url)
+        timeout_ms = round(self.settings.sqlite_busy_timeout_seconds * 1000)
+        return make_engine(self.settings.database_url, busy_timeout_ms=timeout_ms)
+
+    def database_shown(self) -> str:
+        """The database URL for a message, password masked; never fails (it is used while
+        reporting another failure)."""
+        url = self.db
+        if "settings" in self.__dict__:  # cached_property: loaded already, and it worked
+            url = self.settings.database_url
+        if url is None:
+            return "the database"
+        if url.startswith("sqlite"):  # no password to mask; shown as the user wrote it
+            return url
+        try:
+            return database_url(url).render_as_string(hide_password=True)
+        except Exception:  # noqa: BLE001  (an unparsable URL: never print it, it may hold a password)
+            return "the database (its URL cannot be read)"
 
     @cached_property
     def sweep_context(self) -> SweepContext:
-        return SweepContext(policy=self.policy, calendar=self.calendar, renderer=Renderer())
+        renderer = Renderer(self.settings.templates_dir)
+        return SweepContext(policy=self.policy, calendar=self.calendar, renderer=renderer)
 
     @cached_property
     def tracker(self) -> Tracker:
@@ -84,8 +103,28 @@ def shell_of(ctx: typer.Context) -> Shell:
     return shell
 
 
-def parse_instant(value: str | None) -> datetime:
-    """``--at``: ISO 8601 with an offset; the current instant when not given."""
+def _limits(limits: LimitsPolicy | None) -> LimitsPolicy:
+    """The window ``--at`` must fall in: the given one, else the running command's policy
+    (so that every command's ``--at`` is checked without passing it), else the defaults."""
+    if limits is not None:
+        return limits
+    ctx = click.get_current_context(silent=True)
+    shell = ctx.find_root().obj if ctx is not None else None
+    return shell.policy.limits if isinstance(shell, Shell) else LimitsPolicy()
+
+
+def _within(value: str, day: date, limits: LimitsPolicy | None) -> None:
+    """A date outside the policy's window is bad input (exit 1, one line), not a usage
+    error: ``--at 9999-12-31`` would otherwise overflow deep in a report."""
+    try:
+        check_date(day, _limits(limits))
+    except OutOfBounds as exc:
+        raise InvalidInput(f"--at {value}: {exc}") from None
+
+
+def parse_instant(value: str | None, limits: LimitsPolicy | None = None) -> datetime:
+    """``--at``: ISO 8601 with an offset, inside the policy's date window; the current
+    instant when not given."""
     if value is None:
         return datetime.now(UTC)
     try:
@@ -98,16 +137,21 @@ def parse_instant(value: str | None) -> datetime:
         raise typer.BadParameter(
             f"{value!r} has no UTC offset: write e.g. {value}+08:00 or {value}Z"
         )
+    _within(value, instant.date(), limits)
     return instant
 
 
-def parse_day(value: str | None) -> date:
+def parse_day(value: str | None, limits: LimitsPolicy | None = None) -> date:
+    """``--at`` of a report: YYYY-MM-DD inside the policy's date window; today (UTC) when
+    not given."""
     if value is None:
         return datetime.now(UTC).date()
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as exc:
         raise typer.BadParameter(f"{value!r} is not a date YYYY-MM-DD") from exc
+    _within(value, day, limits)
+    return day
 
 
 AtOption = Annotated[

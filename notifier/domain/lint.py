@@ -85,6 +85,25 @@ _DATES = [
         "",
     ),
 ]
+# A bare number (no currency sign or unit) that belongs to a name or an id: glued to a
+# Latin letter or to an id mark (C1000, INV-1000, #1000, No.1000, 1000A), after a
+# capitalised word (Room 1000, Building 1000) or a Chinese word naming a thing (客户1000,
+# 1000号). Unless a money word stands right before it (共计1000, Total 1000): that is an
+# amount written without its sign, and it is checked.
+_ID_BEFORE = re.compile(r"(?:[A-Za-z][-_/.#]?|\w[-_/#]|#|\bNo\.?\s?|№\s?)$", re.IGNORECASE)
+_NAME_WORD_BEFORE = re.compile(r"(?<![A-Za-z])[A-Z][a-z]+\s$")
+_ID_AFTER = re.compile(r"[A-Za-z]|[号室楼栋层房户店铺仓库组部区路街弄]")
+# A count, not an amount: 1000天 (days overdue), 1000 items. 日元 is a currency.
+_COUNT_AFTER = re.compile(r"\s?(?:[天笔个次期]|日(?!元)|(?:days?|items?|invoices?)\b)", re.I)
+_CJK_NAME_BEFORE = re.compile(
+    r"(?:客户|公司|编号|单号|工号|账号|户号|房间?|室|楼|栋|号|店|门店|仓库?|组|部)$"
+)
+_MONEY_WORDS_ZH = ("金额", "共计", "合计", "总计", "总额", "欠款", "欠", "应付", "应还",
+                   "应缴", "余额", "未付", "尚欠", "付款", "支付", "还款", "罚息", "本金",
+                   "款项", "共", "计", "额", "费")  # fmt: skip
+_MONEY_WORDS_EN = frozenset({"amount", "total", "balance", "owed", "owe", "owing", "due",
+                             "pay", "paid", "payment", "penalty", "outstanding", "sum", "fee",
+                             "price", "principal", "overdue", "remaining", "of"})  # fmt: skip
 _PERCENT = re.compile(r"\d+(?:\.\d+)?\s?[%％]")
 _TWO_DECIMALS = re.compile(r"\d+\.\d{2}")
 _CENT = Decimal("0.01")
@@ -202,6 +221,8 @@ def _amounts(text: str) -> list[tuple[Decimal, str]]:
     for match in _MONEY.finditer(text):
         num = match.group("num")
         has_unit = bool(match.group("cur") or match.group("suffix"))
+        if not has_unit and _part_of_name(text, match.start("num"), match.end("num")):
+            continue
         looks_money = (
             has_unit
             or "," in num
@@ -219,6 +240,27 @@ def _amounts(text: str) -> list[tuple[Decimal, str]]:
             value *= 10_000
         result.append((value.quantize(_CENT), match.group(0)))
     return result
+
+
+def _part_of_name(text: str, start: int, end: int) -> bool:
+    """Whether the bare number at text[start:end] belongs to a name or an id rather than
+    stating an amount (see _ID_BEFORE)."""
+    before = text[max(0, start - 12) : start]
+    if _after_money_word(before):
+        return False
+    if _ID_BEFORE.search(before) or _ID_AFTER.match(text, end) or _COUNT_AFTER.match(text, end):
+        return True
+    if _NAME_WORD_BEFORE.search(before):
+        return True
+    return bool(_CJK_NAME_BEFORE.search(before.rstrip(" :：为是")))
+
+
+def _after_money_word(before: str) -> bool:
+    trimmed = before.rstrip(" :：为是")
+    if trimmed.endswith(_MONEY_WORDS_ZH):
+        return True
+    words = re.findall(r"[A-Za-z]+", trimmed[-12:])
+    return bool(words) and trimmed.endswith(words[-1]) and words[-1].lower() in _MONEY_WORDS_EN
 
 
 def facts_amounts(values: Iterable[Decimal]) -> frozenset[Decimal]:

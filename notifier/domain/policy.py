@@ -7,7 +7,7 @@ Unknown keys are refused so that a typo in the policy file is reported, not igno
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import date, time
 from decimal import Decimal
 from typing import Literal
 
@@ -274,11 +274,15 @@ class DeliveryPolicy(_Strict):
     # D16: Apple Mail Privacy Protection fetches through Apple's proxies, whose requests
     # carry no identifiable agent; opens from these networks count as machine opens.
     prefetch_networks: tuple[str, ...] = ("17.0.0.0/8",)
-    # C3: SMS keywords that opt out / back in (Twilio's own list plus Chinese 退订/TD).
+    # C3: SMS words that opt out wherever they stand in a reply, as a word ("请退订",
+    # "Please STOP."; domain.reads.read_reply). Twilio's own list plus Chinese 退订/TD.
     stop_words: tuple[str, ...] = (
-        "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE",
-        "TD", "退订", "取消", "退订短信",
+        "STOP", "STOPALL", "UNSUBSCRIBE", "OPTOUT", "OPT OUT", "TD", "退订", "取消订阅",
     )  # fmt: skip
+    # C3: words that opt out only as the whole reply, give or take polite words ("CANCEL",
+    # "请取消"): in a sentence they mean something else ("by the end of May", "取消罚息").
+    stop_commands: tuple[str, ...] = ("CANCEL", "END", "QUIT", "REVOKE", "取消")
+    # Opt back in, likewise only as the whole reply ("START", "yes please", "重新订阅").
     start_words: tuple[str, ...] = ("START", "UNSTOP", "YES", "订阅")
 
 
@@ -313,6 +317,43 @@ class LintPolicy(_Strict):
     )
 
 
+class LimitsPolicy(_Strict):
+    """What plausible input looks like, checked before any work is done: dates outside
+    the window are refused wherever they come in (import, --at, query strings, forms);
+    a promise may reach at most ``promise_max_days`` ahead (a manager may go further, up
+    to ``promise_manager_max_days``); bodies are capped before they are read."""
+
+    earliest_date: date = date(2000, 1, 1)
+    latest_date: date = date(2100, 12, 31)
+    promise_max_days: int = Field(90, ge=1, le=3660)
+    promise_manager_max_days: int = Field(365, ge=1, le=3660)
+    webhook_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    form_body_bytes: int = Field(256 * 1024, ge=1024, le=64 * 1024 * 1024)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LimitsPolicy:
+        if not self.earliest_date < self.latest_date:
+            raise ValueError("earliest_date < latest_date must hold")
+        if self.promise_manager_max_days < self.promise_max_days:
+            raise ValueError("promise_manager_max_days >= promise_max_days must hold")
+        return self
+
+
+class SecurityPolicy(_Strict):
+    """Logins, sessions and tracking links."""
+
+    # After this many failed logins for one account (or from one client address) within
+    # ``login_window_minutes``, each further try waits base * 2^(n - free) seconds, capped.
+    login_free_failures: int = Field(5, ge=1, le=100)
+    login_window_minutes: int = Field(15, ge=1, le=24 * 60)
+    login_delay_base_seconds: int = Field(1, ge=1, le=60)
+    login_delay_max_seconds: int = Field(900, ge=1, le=24 * 3600)
+    session_hours: int = Field(12, ge=1, le=24 * 30)
+    # Tracking links (open pixel, click) stop recording after this many days; the click
+    # still redirects to its target so that an old e-mail's payment link keeps working.
+    tracking_token_days: int = Field(90, ge=1, le=3660)
+
+
 class Creditor(_Strict):
     """Who the messages come from, per locale."""
 
@@ -340,4 +381,6 @@ class Policy(_Strict):
     planning: PlanningPolicy = PlanningPolicy()
     delivery: DeliveryPolicy = DeliveryPolicy()
     lint: LintPolicy = LintPolicy()
+    limits: LimitsPolicy = LimitsPolicy()
+    security: SecurityPolicy = SecurityPolicy()
     creditor: Creditor = Creditor(name={"zh-CN": "notifier", "en": "notifier"}, contact="")

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session
 
+from notifier.domain.policy import LimitsPolicy
 from notifier.importer.problems import WHOLE_FILE, ImportRejected, Problem
 from notifier.importer.read import decode, map_header, records
 from notifier.importer.schemas import SCHEMAS, Cells, Schema
@@ -47,13 +48,15 @@ def import_file(
     now: datetime,
     dry_run: bool = False,
     progress: Progress | None = None,
+    limits: LimitsPolicy | None = None,
 ) -> ImportReport:
-    """Import one CSV file of ``kind`` (customers | receivables | payments)."""
+    """Import one CSV file of ``kind`` (customers | receivables | payments). Dates outside
+    ``limits`` (the policy's ``[limits]``; its defaults when not given) are refused."""
     path = Path(path)
     text, encoding = decode(path.read_bytes())
     return import_text(
         session, kind, text, now=now, dry_run=dry_run, progress=progress,
-        encoding=encoding, file=path.name,
+        encoding=encoding, file=path.name, limits=limits,
     )  # fmt: skip
 
 
@@ -67,6 +70,7 @@ def import_text(
     progress: Progress | None = None,
     encoding: str = "utf-8",
     file: str = "<text>",
+    limits: LimitsPolicy | None = None,
 ) -> ImportReport:
     """Import CSV already decoded to text; ``encoding`` and ``file`` are for the record."""
     schema = SCHEMAS.get(kind)
@@ -75,7 +79,8 @@ def import_text(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     report = progress or (lambda done, total: None)
-    rows = _parse(session, schema, text, report)
+    bounds = limits if limits is not None else LimitsPolicy()
+    rows = _parse(session, schema, text, report, bounds, now.astimezone(UTC).date())
     total = len(rows)
     counts = upsert(
         session, schema.table, rows, now, dry_run=dry_run,
@@ -104,7 +109,9 @@ def _event_data(report: ImportReport) -> dict[str, Any]:
     }
 
 
-def _parse(session: Session, schema: Schema, text: str, report: Progress) -> list[dict[str, Any]]:
+def _parse(
+    session: Session, schema: Schema, text: str, report: Progress, limits: LimitsPolicy, today: date
+) -> list[dict[str, Any]]:
     """Every data row converted, or ImportRejected with every problem of the file."""
     found = list(records(text))
     if not found:
@@ -125,7 +132,9 @@ def _parse(session: Session, schema: Schema, text: str, report: Progress) -> lis
     for done, (number, cells) in enumerate(data, start=1):
         width = len(cells)
         values = {name: cells[i] if i < width else "" for name, i in positions}
-        row = schema.convert(Cells(number, values, header.written, problems))
+        row = schema.convert(
+            Cells(number, values, header.written, problems, limits=limits, today=today)
+        )
         if gaps or width > header.width:
             problems.extend(
                 Problem(number, _letter(i), f"{cell!r} has no column header")

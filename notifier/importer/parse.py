@@ -8,7 +8,7 @@ formats are the ones CONTRACT.md ("CSV import") promises.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from urllib.parse import urlsplit
@@ -17,6 +17,10 @@ from zoneinfo import available_timezones
 import phonenumbers
 from babel.numbers import list_currencies
 from email_validator import EmailNotValidError, validate_email
+
+from notifier.domain.bounds import OutOfBounds, check_date
+from notifier.domain.ids import BadId, check_id
+from notifier.domain.policy import LimitsPolicy
 
 AMOUNT_FORMATS = "86000, 86000.00, 86,000.00 or ¥86,000.00"
 DATE_FORMATS = "2026-03-02, 2026/3/2 or 2026年3月2日"
@@ -69,6 +73,38 @@ def parse_date(text: str) -> date:
         return date(int(match["y"]), int(month), int(day))
     except ValueError:
         raise FieldError(f"{text!r} is not a day of the calendar") from None
+
+
+def parse_day_within(text: str, limits: LimitsPolicy) -> date:
+    """A date (:func:`parse_date`) inside the policy's window: ``0001-01-01`` is a typo,
+    and would otherwise read as 739,920 days overdue."""
+    day = parse_date(text)
+    try:
+        return check_date(day, limits)
+    except OutOfBounds as exc:
+        raise FieldError(str(exc)) from None
+
+
+def parse_paid_on(text: str, limits: LimitsPolicy, today: date) -> date:
+    """A payment's date: inside the window, and not after ``today`` (a day of slack for
+    the zones ahead of UTC). An ERP exports payments received; one dated in the future is
+    a typo (2062 for 2026) that would pass as money not yet in, so it is refused rather
+    than warned about: the import is all or nothing and has no place for a warning."""
+    day = parse_day_within(text, limits)
+    if day > today + timedelta(days=1):
+        raise FieldError(
+            f"{day.isoformat()} is in the future (today is {today.isoformat()}); "
+            "a payment can only be dated on or before the day it was received"
+        )
+    return day
+
+
+def parse_id(text: str) -> str:
+    """An id that can stand in a link: no ``/ ? # % \\``, whitespace or control characters."""
+    try:
+        return check_id(text.strip())
+    except BadId as exc:
+        raise FieldError(str(exc)) from None
 
 
 def parse_phone(text: str, country: str = "CN") -> str:

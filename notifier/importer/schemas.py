@@ -10,18 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, TypeVar
 
 from notifier.domain.items import money_to_cents
+from notifier.domain.policy import LimitsPolicy
 from notifier.importer.parse import (
     FieldError,
     parse_amount,
     parse_country,
     parse_currency,
-    parse_date,
+    parse_day_within,
     parse_email,
+    parse_id,
     parse_kind,
     parse_locale,
+    parse_paid_on,
     parse_phone,
     parse_rate,
     parse_text,
@@ -50,15 +54,24 @@ class Column:
 class Cells:
     """The cells of one data row, by column name, collecting problems as they are read."""
 
-    __slots__ = ("row", "values", "written", "problems")
+    __slots__ = ("row", "values", "written", "problems", "limits", "today")
 
     def __init__(
-        self, row: int, values: dict[str, str], written: dict[str, str], problems: list[Problem]
+        self,
+        row: int,
+        values: dict[str, str],
+        written: dict[str, str],
+        problems: list[Problem],
+        *,
+        limits: LimitsPolicy,
+        today: date,
     ) -> None:
         self.row = row
         self.values = values  # canonical column -> stripped cell, for columns in the header
         self.written = written  # canonical column -> header as written
         self.problems = problems
+        self.limits = limits  # the dates a row may hold (policy [limits])
+        self.today = today  # the import's day (UTC): no payment is dated after it
 
     def has(self, column: str) -> bool:
         return column in self.values
@@ -74,6 +87,10 @@ class Cells:
         except FieldError as exc:
             self.problem(column, str(exc))
             return None
+
+    def date(self, text: str) -> date:
+        """A date inside the policy's window."""
+        return parse_day_within(text, self.limits)
 
     def problem(self, column: str, message: str) -> None:
         self.problems.append(Problem(self.row, self.written.get(column, column), message))
@@ -116,7 +133,7 @@ class Schema:
 
 
 def _id(text: str) -> str:
-    return parse_text(text, 64)
+    return parse_id(text)
 
 
 def _text(max_length: int) -> Callable[[str], str]:
@@ -166,8 +183,8 @@ def convert_receivable(c: Cells) -> dict[str, Any]:
         "id": c.get("invoice_id", _id, required=True),
         "customer_id": c.get("customer_id", _id, required=True),
         "amount_cents": c.get("amount", _cents, required=True),
-        "issued_on": c.get("issued_on", parse_date, required=True),
-        "due_on": c.get("due_on", parse_date, required=True),
+        "issued_on": c.get("issued_on", c.date, required=True),
+        "due_on": c.get("due_on", c.date, required=True),
     }
     issued, due = row["issued_on"], row["due_on"]
     if issued is not None and due is not None and due < issued:
@@ -186,7 +203,7 @@ def convert_payment(c: Cells) -> dict[str, Any]:
         "id": c.get("payment_id", _id, required=True),
         "invoice_id": c.get("invoice_id", _id, required=True),
         "amount_cents": c.get("amount", _cents, required=True),
-        "paid_on": c.get("paid_on", parse_date, required=True),
+        "paid_on": c.get("paid_on", lambda t: parse_paid_on(t, c.limits, c.today), required=True),
     }
 
 

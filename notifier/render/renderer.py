@@ -1,4 +1,5 @@
-"""Render a reminder from the templates in ``templates/`` (layout: templates/README.md).
+"""Render a reminder from the templates in ``templates/`` (layout: templates/README.md),
+installed inside the package (notifier.shipped) or a directory of one's own.
 
 - ``sms/{locale}/{step}.txt.j2``: the whole SMS (each extends ``sms/{locale}/_layout.txt.j2``,
   which adds the sender, the payment link, the contact and the opt-out line).
@@ -40,8 +41,9 @@ from markupsafe import Markup, escape
 from notifier.render.context import TONES, MessageContext
 from notifier.render.formatting import format_day, format_day_short, format_money, format_rate
 from notifier.render.segments import sms_segments
+from notifier.shipped import TEMPLATES_DIR
 
-DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+DEFAULT_TEMPLATES = TEMPLATES_DIR  # inside the package; NOTIFIER_TEMPLATES_DIR replaces it
 HTML_PREFIX = "html:"
 HTML_SUFFIXES = (".html", ".htm", ".html.j2")
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import date, timedelta
 
@@ -13,6 +11,7 @@ from sqlmodel import Session
 
 from notifier.domain.aging import AgingRow, BucketTotal, aging_rows, bucket_totals, late_buckets
 from notifier.domain.policy import Policy
+from notifier.reports.export import Cell, write_csv
 from notifier.store.queries import items_for, iter_customers
 
 COLUMNS = (
@@ -66,11 +65,15 @@ def _values(row: AgingRow) -> dict[str, str | int | None]:
 
 
 def to_csv(rows: list[AgingRow]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(_values(r) for r in rows)
-    return out.getvalue()
+    """Text cells (names, ids, collectors) are neutralised for spreadsheets; the amounts
+    and days overdue are written from numbers (export.py says why)."""
+    return write_csv(COLUMNS, (_cells(r) for r in rows))
+
+
+def _cells(row: AgingRow) -> dict[str, Cell]:
+    cells: dict[str, Cell] = dict(_values(row))
+    cells.update(amount=row.amount, outstanding=row.outstanding, penalty=row.penalty)
+    return cells
 
 
 def to_json(rows: list[AgingRow], totals: list[BucketTotal], day: date) -> str:

@@ -270,6 +270,21 @@ class OptOut(SQLModel, table=True):
     at: datetime = _utc()
 
 
+class InboundMessage(SQLModel, table=True):
+    """C3, D18: each inbound SMS, once. Twilio may deliver a webhook again, and a captured
+    signed request can be replayed; UNIQUE (message_sid) means one message acts once: a
+    repeat writes no event and changes no consent. Only what deduplication needs is kept
+    (no sender, no text: those are in the customer's events), C5."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (UniqueConstraint("message_sid", name="uq_inbound_messages_message_sid"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_sid: str = Field(max_length=64)
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    kind: str = Field(max_length=8)  # stop | start | reply
+
+
 class SweepTick(SQLModel, table=True):
     """One run of a sweep for one tick of the clock; UNIQUE (sweep, slot) means two
     processes that wake for the same tick run it once."""
@@ -312,3 +327,59 @@ class ApiToken(SQLModel, table=True):
     )
     created_at: datetime = _utc()
     revoked_at: datetime | None = _utc(nullable=True)
+    # Written at most once a minute per token (see users.TOUCH_EVERY), not on every call.
+    last_used_at: datetime | None = _utc(nullable=True)
+
+
+class WebSession(SQLModel, table=True):
+    """A login to the web pages. The signed cookie carries only a random id (its SHA-256
+    is the key here), so that logging out, a password or role change and disabling the
+    user end the session at once, copies of the cookie included."""
+
+    __tablename__ = "web_sessions"
+
+    id_sha256: str = Field(primary_key=True, max_length=64)
+    user_name: str = Field(
+        sa_column=Column(String(64), ForeignKey("users.name"), nullable=False, index=True)
+    )
+    created_at: datetime = _utc()
+    last_seen_at: datetime = _utc()
+    expires_at: datetime = _utc()
+    ended_at: datetime | None = _utc(nullable=True)
+
+
+class LoginFailure(SQLModel, table=True):
+    """One failed login, kept for the throttling window (policy.security) so that every
+    process serving the app counts the same failures. The name is as typed (it need not
+    be a user); the address is the client's."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_user_at", "user_name", "at"),
+        Index("ix_login_failures_address_at", "address", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _utc(index=True)
+    user_name: str = Field(max_length=64)
+    address: str = Field(max_length=64)
+
+
+class TrackingHit(SQLModel, table=True):
+    """D16: how often one tracking link (an open pixel or one click link) was hit. The
+    first hit writes the event; repeats only count here, so replaying a link cannot fill
+    the evidence log. ``key`` is the SHA-256 of the purpose and the token (never the token
+    itself, which would let a reader replay it)."""
+
+    __tablename__ = "tracking_hits"
+
+    key: str = Field(primary_key=True, max_length=64)
+    reminder_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("reminders.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    kind: str = Field(max_length=8)  # open | click
+    hits: int = 0
+    first_at: datetime = _utc()
+    last_at: datetime = _utc()

@@ -144,7 +144,13 @@ def lint_facts(
     dates = {*ctx.pay_options, *(i.due_on for i in ctx.items), *(i.issued_on for i in ctx.items)}
     if ctx.offer_pay_by:
         dates.add(ctx.offer_pay_by)
-    ignore = (*(i.invoice_id for i in ctx.items), ctx.creditor_contact, *extra_ignore)
+    # The customer's own name may hold digits (星辰1000贸易): they are not an amount. Only
+    # such a name is ignored: one of digits alone would hide that number wherever it
+    # appears, one without digits has nothing to hide.
+    name = ctx.customer_name.strip()
+    holds_number = any(c.isdigit() for c in name) and not name.isdigit()
+    names = (name,) if holds_number else ()
+    ignore = (*(i.invoice_id for i in ctx.items), ctx.creditor_contact, *names, *extra_ignore)
     return LintFacts(
         amounts=facts_amounts(amounts),
         dates=frozenset(dates),

@@ -35,7 +35,7 @@ import random
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, case, insert, select, update
@@ -56,7 +56,7 @@ from notifier.store.reminders import cancel
 from notifier.sweeps.context import SweepContext
 from notifier.sweeps.recheck import recheck_all
 from notifier.sweeps.slotting import reslot
-from notifier.tracking import Tracker, track_email
+from notifier.tracking import Tracker, expiry, track_email
 
 
 @dataclass
@@ -322,16 +322,17 @@ def _prepare(
         )  # fmt: skip
         if marked.rowcount != 1:  # type: ignore[attr-defined]
             continue  # changed since it was read (SQLite reads are not locked): leave it
-        pending.append(_Pending(_message(r, verdict.address, tracker), r.customer_id,
+        expires = expiry(now, ctx.policy.security.tracking_token_days)
+        pending.append(_Pending(_message(r, verdict.address, tracker, expires), r.customer_id,
                                 r.attempts + 1))  # fmt: skip
     return pending
 
 
-def _message(r: Reminder, to: str, tracker: Tracker) -> Outgoing:
+def _message(r: Reminder, to: str, tracker: Tracker, expires: date) -> Outgoing:
     assert r.id is not None
     if r.channel == "sms":
         return Outgoing(reminder_id=r.id, channel="sms", to=to, body=r.body)
-    tracked = track_email(tracker, r.id, r.body, r.html)
+    tracked = track_email(tracker, r.id, r.body, r.html, expires)
     return Outgoing(reminder_id=r.id, channel="email", to=to, body=tracked.text,
                     subject=r.subject, html=tracked.html, headers=tracked.headers)  # fmt: skip
 

@@ -1,21 +1,20 @@
 """The JSON API of the approval queue (D12-D14): the same service as the CLI, with the
 reviewer taken from the bearer token. Errors: 404 unknown draft, 409 a decision the draft's
-state does not allow, 422 text that breaks the content rules (with the reasons)."""
+state does not allow, 422 text that breaks the content rules (with the reasons), and 422
+for input outside its bounds (web/errors.py maps the service's errors, in one place)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
-from sqlmodel import Session
 
 from notifier import review
 from notifier.store.db import unit_of_work
-from notifier.web.state import ApiUser, AppState, Decider, State
+from notifier.web.inputs import MAX_ID, Offset, RecordId, instant_param
+from notifier.web.state import ApiUser, Decider, State
 
 router = APIRouter(prefix="/api", tags=["drafts"])
 UNPROCESSABLE = 422  # named HTTP_422_UNPROCESSABLE_ENTITY or _CONTENT by Starlette version
@@ -37,7 +36,7 @@ class LintBody(BaseModel):
 
 
 class BulkApproveBody(BaseModel):
-    ids: list[int] | None = None
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(default=None, max_length=1000)
     all: bool = False  # every clean pending draft matching the filters below
     channel: str | None = None
     stage: str | None = None
@@ -45,49 +44,38 @@ class BulkApproveBody(BaseModel):
     collector: str | None = None
 
 
-@contextmanager
-def _service(state: AppState) -> Iterator[Session]:
-    """A unit of work whose review errors become HTTP errors; nothing is written on error."""
-    try:
-        with unit_of_work(state.engine) as session:
-            yield session
-    except review.DraftNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    except review.LintRefused as exc:
-        raise HTTPException(UNPROCESSABLE, {"message": str(exc), "problems": exc.problems}) from exc
-    except review.ReviewError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-
-
 @router.get("/drafts")
 def list_drafts(
     state: State,
     _user: ApiUser,
-    status_: Annotated[str | None, Query(alias="status")] = None,
-    channel: str | None = None,
-    stage: str | None = None,
-    tier: str | None = None,
-    collector: str | None = None,
-    customer_id: str | None = None,
+    status_: Annotated[str | None, Query(alias="status", max_length=20)] = None,
+    channel: Annotated[str | None, Query(max_length=8)] = None,
+    stage: Annotated[str | None, Query(max_length=10)] = None,
+    tier: Annotated[str | None, Query(max_length=1)] = None,
+    collector: Annotated[str | None, Query(max_length=64)] = None,
+    customer_id: Annotated[str | None, Query(max_length=64)] = None,
     slot_from: datetime | None = None,
     slot_to: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[dict[str, Any]]:
+    """Unwritten bounds are refused, not guessed: an instant needs its UTC offset."""
     if status_ is not None and status_ not in review.STATUSES:
         raise HTTPException(UNPROCESSABLE, f"unknown status {status_!r}")
+    slot_from = instant_param("slot_from", slot_from, state.policy.limits)
+    slot_to = instant_param("slot_to", slot_to, state.policy.limits)
     query = review.DraftFilter(
         status=status_, channel=channel, stage=stage, tier=tier, collector=collector,
         customer_id=customer_id, slot_from=slot_from, slot_to=slot_to, limit=limit,
         offset=offset,
     )  # fmt: skip
-    with _service(state) as session:
+    with unit_of_work(state.engine) as session:
         return [review.draft_json(r) for r in review.list_drafts(session, query)]
 
 
 @router.get("/drafts/{draft_id}")
-def get_draft(state: State, _user: ApiUser, draft_id: int) -> dict[str, Any]:
-    with _service(state) as session:
+def get_draft(state: State, _user: ApiUser, draft_id: RecordId) -> dict[str, Any]:
+    with unit_of_work(state.engine) as session:
         r = review.get_draft(session, draft_id)
         edits = [
             {"by": e.edited_by, "at": e.edited_at.isoformat(), "subject_before": e.subject_before,
@@ -103,7 +91,7 @@ def bulk_approve(state: State, user: Decider, body: BulkApproveBody) -> dict[str
     if bool(body.ids) == body.all:
         raise HTTPException(UNPROCESSABLE, "give ids or all=true")
     now = state.clock()
-    with _service(state) as session:
+    with unit_of_work(state.engine) as session:
         if body.all:
             filters = review.DraftFilter(channel=body.channel, stage=body.stage, tier=body.tier,
                                          collector=body.collector)  # fmt: skip
@@ -121,33 +109,33 @@ def bulk_approve(state: State, user: Decider, body: BulkApproveBody) -> dict[str
 
 
 @router.post("/drafts/{draft_id}/approve")
-def approve(state: State, user: Decider, draft_id: int) -> dict[str, Any]:
-    with _service(state) as session:
+def approve(state: State, user: Decider, draft_id: RecordId) -> dict[str, Any]:
+    with unit_of_work(state.engine) as session:
         [r] = review.approve(session, [draft_id], user.name, state.clock(), state.policy,
                              state.calendar)  # fmt: skip
         return review.draft_json(r)
 
 
 @router.post("/drafts/{draft_id}/reject")
-def reject(state: State, user: Decider, draft_id: int, body: RejectBody) -> dict[str, Any]:
-    with _service(state) as session:
+def reject(state: State, user: Decider, draft_id: RecordId, body: RejectBody) -> dict[str, Any]:
+    with unit_of_work(state.engine) as session:
         return review.draft_json(
             review.reject(session, draft_id, user.name, body.reason, state.clock())
         )
 
 
 @router.patch("/drafts/{draft_id}")
-def edit(state: State, user: Decider, draft_id: int, body: EditBody) -> dict[str, Any]:
-    with _service(state) as session:
+def edit(state: State, user: Decider, draft_id: RecordId, body: EditBody) -> dict[str, Any]:
+    with unit_of_work(state.engine) as session:
         r = review.edit(session, draft_id, user.name, body.body, body.subject, state.clock(),
                         state.policy, expected_version=body.version)  # fmt: skip
         return {**review.draft_json(r), "version": r.version}
 
 
 @router.post("/drafts/{draft_id}/lint")
-def lint(state: State, _user: ApiUser, draft_id: int, body: LintBody) -> dict[str, Any]:
+def lint(state: State, _user: ApiUser, draft_id: RecordId, body: LintBody) -> dict[str, Any]:
     """The content rules on a proposed text, without saving it (the editor's live lint)."""
-    with _service(state) as session:
+    with unit_of_work(state.engine) as session:
         r = review.get_draft(session, draft_id)
         problems, segments = review.check_text(session, r, body.body, body.subject, state.policy)
         return {"problems": [str(p) for p in problems], "segments": segments}

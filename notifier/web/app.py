@@ -16,7 +16,11 @@ from notifier.domain.calendar import WorkCalendar
 from notifier.domain.policy import Policy
 from notifier.settings import Settings
 from notifier.tracking import Tracker
-from notifier.web import api, hooks, ops
+from notifier.web import api, docs, errors, hooks, ops
+from notifier.web.errors import LastResort
+from notifier.web.headers import SecurityHeaders
+from notifier.web.limits import BodyLimit
+from notifier.web.logs import install_access_log_filter
 from notifier.web.state import AppState
 from notifier.web.ui import auth, customers, drafts, queue, reports
 from notifier.web.ui.session import LoginRequired, login_url
@@ -47,6 +51,8 @@ def create_app(
         title="notifier",
         description="Debt-collection reminders: approval queue, delivery tracking, reports.",
         version="0.1.0",
+        docs_url=None,  # served by web/docs.py, behind a login unless public_docs
+        redoc_url=None,
     )
     tracker = Tracker(settings.secret_key.get_secret_value(), settings.public_url)
     calendar = WorkCalendar(policy.calendar)
@@ -57,11 +63,21 @@ def create_app(
         session_cookie="notifier_session",
         same_site="lax",
         https_only=settings.public_url.startswith("https://"),
-        max_age=12 * 3600,
+        max_age=policy.security.session_hours * 3600,  # the server-side session ends then too
     )
+    # Added innermost first: headers on every answer (the 413s and 500s below included),
+    # then the last resort for errors, then the body limits, before any route reads a body.
+    limits = policy.limits
+    app.add_middleware(BodyLimit, webhook_bytes=limits.webhook_body_bytes,
+                       form_bytes=limits.form_body_bytes)  # fmt: skip
+    app.add_middleware(LastResort)
+    app.add_middleware(SecurityHeaders)
+    install_access_log_filter()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(LoginRequired, _to_login)
+    errors.install(app)
     app.include_router(ops.router)
+    app.include_router(docs.router)
     app.include_router(api.router)
     app.include_router(hooks.router)
     app.include_router(auth.router)

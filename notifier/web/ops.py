@@ -1,32 +1,103 @@
-"""Health and metrics for operators: ``GET /healthz`` and ``GET /metrics`` (Prometheus)."""
+"""Health and metrics for operators: ``GET /healthz`` and ``GET /metrics`` (Prometheus).
+
+``/healthz`` is public (load balancers) and proves the database can take a write, not just
+a read: a locked or read-only database makes the app useless to reviewers and webhooks
+while a ``SELECT 1`` still succeeds. ``/metrics`` needs the metrics token or the API token
+of a manager or an admin (``Authorization: Bearer ...``).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Response, status
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
-from sqlalchemy import text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from notifier.review import STATUSES, count_by_status
-from notifier.store.db import unit_of_work
-from notifier.web.state import State
+from notifier.store.db import BUSY_TIMEOUT_MS, unit_of_work
+from notifier.users import user_for_token
+from notifier.web.state import AppState, State
 
 router = APIRouter(tags=["operations"])
+PROBE_TIMEOUT_MS = 500  # how long the probe waits for a write lock held elsewhere
+METRICS_ROLES = frozenset({"manager", "admin"})
+# A real write that changes nothing, rolled back: the one row every migrated store has.
+_PROBE = text("UPDATE alembic_version SET version_num = version_num")
+
+
+def _probe_write(connection: Connection) -> None:
+    """The probe write under a short lock timeout, then rolled back."""
+    sqlite = connection.dialect.name == "sqlite"
+    try:
+        if sqlite:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={PROBE_TIMEOUT_MS}")
+        else:
+            connection.execute(text(f"SET LOCAL lock_timeout = '{PROBE_TIMEOUT_MS}ms'"))
+        connection.execute(_PROBE)
+    finally:
+        connection.rollback()
+        if sqlite:  # the pooled connection goes back with the app's usual patience
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+
+def database_problem(engine: Engine) -> str | None:
+    """None when the database takes a write; else one word for the operator."""
+    try:
+        with engine.connect() as connection:
+            _probe_write(connection)
+    except SQLAlchemyError as exc:
+        return _describe(exc)
+    return None
+
+
+def _describe(exc: SQLAlchemyError) -> str:
+    """Never the error's own text: it may carry SQL and its parameters."""
+    found = str(getattr(exc, "orig", exc)).lower()
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if "locked" in found or "lock timeout" in found or code in ("55P03", "57014"):
+        return "locked"
+    if "readonly" in found or "read-only" in found or code == "25006":
+        return "read-only"
+    if "no such table" in found or code == "42P01":
+        return "not initialised (run `notifier init`)"
+    return "unavailable"
 
 
 @router.get("/healthz")
 def healthz(state: State) -> JSONResponse:
-    try:
-        with state.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
-        return JSONResponse({"status": "down", "database": type(exc).__name__}, status_code=503)
+    problem = database_problem(state.engine)
+    if problem is not None:
+        return JSONResponse({"status": "down", "database": problem}, status_code=503)
     return JSONResponse({"status": "ok", "database": "ok"})
 
 
+def _metrics_reader(state: AppState, authorization: str | None) -> None:
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "the metrics token or a manager's API token is needed",
+            headers={"WWW-Authenticate": "Bearer"},
+        )  # fmt: skip
+    expected = state.settings.metrics_token.get_secret_value()
+    if expected and hmac.compare_digest(expected.encode(), token.encode()):
+        return
+    with unit_of_work(state.engine) as session:
+        user = user_for_token(session, token)
+    if user is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked token",
+                            headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+    if user.role not in METRICS_ROLES:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"a {user.role} may not read metrics")
+
+
 @router.get("/metrics")
-def metrics(state: State) -> Response:
+def metrics(state: State, authorization: Annotated[str | None, Header()] = None) -> Response:
+    _metrics_reader(state, authorization)
     registry = CollectorRegistry()
     reminders = Gauge("notifier_reminders", "Reminders by status.", ["status"],
                       registry=registry)  # fmt: skip

@@ -190,7 +190,13 @@ def page(browser: Browser, site: Site) -> Iterator[Page]:
     context.set_default_timeout(TIMEOUT_MS)
     context.set_default_navigation_timeout(TIMEOUT_MS)
     page = context.new_page()
+    # The pages live under a Content-Security-Policy: a violation (Chromium reports it on
+    # the console) means part of a page silently stopped working, so it fails the test.
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text)
+            if "Content Security Policy" in m.text else None)  # fmt: skip
     try:
         yield page
     finally:
         context.close()
+    assert not violations, violations

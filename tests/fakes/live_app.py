@@ -16,10 +16,10 @@ START_TIMEOUT = 10.0
 
 
 class LiveApp:
-    def __init__(self, app: FastAPI, port: int | None = None) -> None:
+    def __init__(self, app: FastAPI, port: int | None = None, log_level: str = "warning") -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level=log_level,
                                 lifespan="off")  # fmt: skip
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="live-app", daemon=True)

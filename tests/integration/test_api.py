@@ -72,9 +72,13 @@ def reviewer(engine: Engine) -> dict[str, str]:
     return token(engine, "wang", "reviewer")
 
 
-def test_health_and_metrics_answer_without_login(client: TestClient) -> None:
+def test_health_answers_without_login_and_metrics_for_a_manager(
+    client: TestClient, engine: Engine, reviewer: dict[str, str]
+) -> None:
     assert client.get("/healthz").json() == {"status": "ok", "database": "ok"}
-    metrics = client.get("/metrics").text
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers=reviewer).status_code == 403
+    metrics = client.get("/metrics", headers=token(engine, "zhao", "manager")).text
     assert 'notifier_reminders{status="pending_approval"} 3.0' in metrics
 
 

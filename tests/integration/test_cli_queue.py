@@ -18,6 +18,7 @@ from tests.support import run
 
 AT = "2026-03-02T08:00:00+08:00"
 LATE = "2026-03-02T23:00:00+08:00"
+PASSWORD = "long enough pw"
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +41,8 @@ def build_planned(url: str) -> str:
         assert run("import", kind, f"samples/{kind}.csv", db=url).returncode == 0
     result = run("plan", "--at", AT, db=url)
     assert result.returncode == 0, result.stderr
+    added = run("user", "add", "wang", "--role", "reviewer", "--password", PASSWORD, db=url)
+    assert added.returncode == 0, added.stderr
     return url
 
 
@@ -92,18 +95,19 @@ def test_approve_reject_and_status_filter(planned: str) -> None:
     first, second = rows[0]["id"], rows[1]["id"]
     ok = run("approve", str(first), "--as", "wang", "--at", AT, db=planned)
     assert ok.returncode == 0, ok.stderr
-    no = run("reject", str(second), "--reason", "customer paid by phone", "--at", AT, db=planned)
+    no = run("reject", str(second), "--reason", "customer paid by phone", "--as", "wang",
+             "--at", AT, db=planned)  # fmt: skip
     assert no.returncode == 0, no.stderr
     approved = drafts(planned, "--status", "approved")
     assert [r["id"] for r in approved] == [first]
     assert [r["id"] for r in drafts(planned, "--status", "rejected")] == [second]
-    twice = run("approve", str(first), "--at", AT, db=planned)
+    twice = run("approve", str(first), "--as", "wang", "--at", AT, db=planned)
     assert twice.returncode == 1 and "approved" in twice.stderr
 
 
 def test_approve_after_the_slot_defers_to_the_next_slot(planned: str) -> None:
     row = drafts(planned)[0]
-    result = run("approve", str(row["id"]), "--at", LATE, db=planned)
+    result = run("approve", str(row["id"]), "--as", "wang", "--at", LATE, db=planned)
     assert result.returncode == 0, result.stderr
     [after] = [r for r in drafts(planned) if r["id"] == row["id"]]
     assert after["status"] == "approved" and after["slot_start"] > row["slot_start"]
@@ -113,20 +117,20 @@ def test_edit_refuses_a_threat_and_accepts_a_clean_text(planned: str, tmp_path: 
     sms = next(r for r in drafts(planned) if r["channel"] == "sms")
     threat = tmp_path / "threat.txt"
     threat.write_text(str(sms["body"]) + "\n否则我们将起诉你。", encoding="utf-8")
-    refused = run("edit", str(sms["id"]), "--body-file", str(threat), db=planned)
+    refused = run("edit", str(sms["id"]), "--body-file", str(threat), "--as", "wang", db=planned)
     assert refused.returncode == 1 and "legal_threat" in refused.stderr
     [unchanged] = [r for r in drafts(planned) if r["id"] == sms["id"]]
     assert unchanged["body"] == sms["body"]
     clean = tmp_path / "clean.txt"
     clean.write_text("您好，" + str(sms["body"]), encoding="utf-8")
-    accepted = run("edit", str(sms["id"]), "--body-file", str(clean), db=planned)
+    accepted = run("edit", str(sms["id"]), "--body-file", str(clean), "--as", "wang", db=planned)
     assert accepted.returncode == 0, accepted.stderr
     [edited] = [r for r in drafts(planned) if r["id"] == sms["id"]]
     assert str(edited["body"]).startswith("您好，")
 
 
 def test_approve_all_and_unknown_status_is_a_usage_error(planned: str) -> None:
-    result = run("approve", "--all", "--at", AT, db=planned)
+    result = run("approve", "--all", "--as", "wang", "--at", AT, db=planned)
     assert result.returncode == 0, result.stderr
     assert drafts(planned, "--status", "pending_approval") == []
     assert run("drafts", "--status", "nonsense", db=planned).returncode == 2
@@ -134,8 +138,7 @@ def test_approve_all_and_unknown_status_is_a_usage_error(planned: str) -> None:
 
 
 def test_user_and_token_commands(planned: str) -> None:
-    added = run("user", "add", "zhao", "--role", "reviewer", "--password", "long enough pw",
-                db=planned)  # fmt: skip
+    added = run("user", "add", "zhao", "--role", "reviewer", "--password", PASSWORD, db=planned)
     assert added.returncode == 0, added.stderr
     token = run("token", "create", "zhao", db=planned)
     assert token.returncode == 0 and token.stdout.strip().startswith("ntf_")
@@ -147,7 +150,7 @@ def test_user_and_token_commands(planned: str) -> None:
 
 def test_deliver_and_fallback_replay_with_the_local_capture(planned: str, tmp_path: Path) -> None:
     env = {"NOTIFIER_DELIVERY_MODE": "capture", "NOTIFIER_CAPTURE_DIR": str(tmp_path / "out")}
-    assert run("approve", "--all", "--at", AT, db=planned).returncode == 0
+    assert run("approve", "--all", "--as", "wang", "--at", AT, db=planned).returncode == 0
     rows = drafts(planned, "--status", "approved")
     first_slot = min(str(r["slot_start"]) for r in rows)
     early = run("deliver", "--at", AT, "--json", db=planned, env=env)

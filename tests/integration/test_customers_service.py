@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,7 +32,7 @@ from notifier.store.models import (
 )
 from notifier.store.queries import items_for
 from tests.fakes.postgres import wait_until_blocked_on_a_lock
-from tests.support import two_customer_portfolio
+from tests.support import add_deciders, two_customer_portfolio
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=SHANGHAI)  # Monday 2 March in Shanghai
@@ -43,7 +44,9 @@ COLLECTOR = User(name="li", role="collector", created_at=T0)
 
 @pytest.fixture
 def drafted(engine: Engine, policy: Policy) -> dict[str, int]:
-    return two_customer_portfolio(engine, policy)
+    drafts = two_customer_portfolio(engine, policy)
+    add_deciders(engine, REVIEWER.name)
+    return drafts
 
 
 def events(session: Session, kind: str) -> list[Event]:
@@ -373,3 +376,42 @@ def test_two_clerks_opening_a_dispute_at_once_open_one(
     assert "already has an open dispute" in str(second[0])
     with unit_of_work(engine) as s:
         assert [d.opened_by for d in s.scalars(select(Dispute))] == ["li"]
+
+
+@pytest.mark.parametrize(
+    ("role", "days", "refused"),
+    [
+        ("collector", 90, None),
+        ("collector", 91, "more than 90 days ahead (latest 2026-05-31); only a manager"),
+        ("reviewer", 2912382, "more than 90 days ahead"),  # 9999-12-31
+        ("manager", 365, None),
+        ("admin", 365, None),
+        ("manager", 366, "more than 365 days ahead; the latest a promise may reach is 2027-03-02"),
+    ],
+)
+def test_a_promise_reaches_at_most_the_policys_days_ahead_longer_only_for_a_manager(
+    engine: Engine, drafted: dict[str, int], policy: Policy, role: str, days: int,
+    refused: str | None,
+) -> None:  # fmt: skip
+    day = date(2026, 3, 2) + timedelta(days=days)
+    with unit_of_work(engine) as s:
+        if refused is None:
+            customers.record_promise(s, "C1", day, None, None, "li", NOW, role=role,
+                                     limits=policy.limits)  # fmt: skip
+        else:
+            with pytest.raises(customers.CustomerError, match=re.escape(refused)):
+                customers.record_promise(s, "C1", day, None, None, "li", NOW, role=role,
+                                         limits=policy.limits)  # fmt: skip
+    with unit_of_work(engine) as s:
+        recorded = [p.promised_on for p in s.scalars(select(PaymentPromise))]
+    assert recorded == ([] if refused else [day])
+
+
+def test_a_promise_without_a_role_or_limits_is_still_bounded(
+    engine: Engine, drafted: dict[str, int]
+) -> None:
+    with (
+        pytest.raises(customers.CustomerError, match="more than 90 days ahead"),
+        unit_of_work(engine) as s,
+    ):
+        customers.record_promise(s, "C1", date(9999, 12, 31), None, None, "li", NOW)

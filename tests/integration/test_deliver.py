@@ -32,7 +32,7 @@ from tests.fakes.smtp_servers import (
     rejecting_smtp_server,
 )
 from tests.fakes.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
-from tests.support import sweep_context
+from tests.support import add_deciders, sweep_context
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 1, 1, tzinfo=SH)
@@ -74,6 +74,7 @@ def approved(
                          issued_on=date(2026, 1, 25), due_on=date(2026, 2, 25),
                          created_at=T0, updated_at=T0))  # fmt: skip
     assert plan(engine, at(2, 8), ctx, force=True).drafted == 1
+    add_deciders(engine, "wang")
     with unit_of_work(engine) as s:
         [r], _ = approve_all_pending(s, "wang", at(2, 8, 5), ctx.policy, ctx.calendar)
         return r

@@ -32,7 +32,7 @@ from notifier.sweeps.plan import plan
 from notifier.tracking import Tracker
 from notifier.web import create_app
 from tests.fakes.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
-from tests.support import sweep_context
+from tests.support import add_deciders, sweep_context
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 1, 1, tzinfo=SH)
@@ -96,6 +96,7 @@ def portfolio(engine: Engine, ctx: SweepContext, n: int) -> list[int]:
                              issued_on=date(2026, 1, 25), due_on=date(2026, 2, 25),
                              created_at=T0, updated_at=T0) for i in range(n))  # fmt: skip
     assert plan(engine, datetime(2026, 3, 2, 8, tzinfo=SH), ctx, force=True).drafted == n
+    add_deciders(engine, "wang")
     with unit_of_work(engine) as s:
         approved, _ = approve_all_pending(
             s, "wang", datetime(2026, 3, 2, 8, 5, tzinfo=SH), ctx.policy, ctx.calendar

@@ -31,7 +31,7 @@ from notifier.wiring import channels_for, tracker_for
 from tests.fakes.live_app import LiveApp
 from tests.fakes.smtp_servers import SmtpServer, free_port, recording_smtp_server
 from tests.fakes.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
-from tests.support import sweep_context
+from tests.support import add_deciders, sweep_context
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -112,6 +112,7 @@ def test_import_plan_approve_deliver_track_and_fall_back(
 
     imported(engine, tmp_path)
     assert plan(engine, at(2, 8), ctx, force=True).drafted == 3
+    add_deciders(engine, "wang")
     with unit_of_work(engine) as s:
         approved, skipped = approve_all_pending(s, "wang", at(2, 8, 10), policy, ctx.calendar)
     assert len(approved) == 3 and skipped == []

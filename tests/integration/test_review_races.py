@@ -15,7 +15,7 @@ from notifier.domain.calendar import WorkCalendar
 from notifier.domain.policy import Policy
 from notifier.store.db import unit_of_work
 from notifier.store.models import Reminder
-from tests.support import two_customer_portfolio
+from tests.support import add_deciders, two_customer_portfolio
 
 NOW = datetime(2026, 3, 2, 0, 5, tzinfo=UTC)  # 08:05 in Shanghai, before the 09:00 slot
 
@@ -24,6 +24,7 @@ def test_a_draft_rejected_meanwhile_is_not_approved_from_the_page_read_before(
     engine: Engine, policy: Policy
 ) -> None:
     draft = two_customer_portfolio(engine, policy)["C1"]
+    add_deciders(engine, "li", "wang")
     calendar = WorkCalendar(policy.calendar)
     with Session(engine, expire_on_commit=False) as first:
         # The queue page's bulk approval reads the selected drafts, then approves them.
@@ -45,6 +46,7 @@ def test_an_edit_from_a_stale_read_is_refused_not_written_over_the_newer_one(
     engine: Engine, policy: Policy
 ) -> None:
     draft = two_customer_portfolio(engine, policy)["C2"]
+    add_deciders(engine, "li", "wang")
     with Session(engine, expire_on_commit=False) as first:
         read = review.get_draft(first, draft)
         seen = read.version

@@ -370,3 +370,24 @@ def test_unknown_customer_is_404(reviewer: tuple[TestClient, str]) -> None:
     assert client.get("/customers/NOPE").status_code == 404
     form = {"csrf": csrf, "promised_on": "2026-03-09"}
     assert client.post("/customers/NOPE/promise", data=form).status_code == 404
+
+
+def test_a_promise_dated_far_ahead_is_refused_with_422_and_a_manager_may_go_further(
+    reviewer: tuple[TestClient, str], engine: Engine, app: FastAPI
+) -> None:
+    client, csrf = reviewer
+    for day in ("9999-12-31", "2026-06-01"):  # 91 days ahead of 2 March
+        form = {"csrf": csrf, "promised_on": day, "amount": "", "note": ""}
+        answer = client.post("/customers/C1/promise", data=form)
+        assert answer.status_code == 422
+        assert "more than 90 days ahead" in answer.text and "only a manager" in answer.text
+    assert kinds(engine, "promise_recorded") == []
+    add(engine, "zhao", "manager")
+    boss, boss_csrf = login(app, "zhao")
+    form = {"csrf": boss_csrf, "promised_on": "2026-06-01", "amount": "", "note": ""}
+    assert boss.post("/customers/C1/promise", data=form, follow_redirects=False).status_code == 303
+    form["promised_on"] = "2027-03-03"  # 366 days
+    answer = boss.post("/customers/C1/promise", data=form)
+    assert answer.status_code == 422 and "more than 365 days ahead" in answer.text
+    with unit_of_work(engine) as s:
+        assert [p.promised_on for p in s.scalars(select(PaymentPromise))] == [date(2026, 6, 1)]

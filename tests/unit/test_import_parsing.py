@@ -5,21 +5,26 @@ from decimal import Decimal
 
 import pytest
 
+from notifier.domain.policy import LimitsPolicy
 from notifier.importer.parse import (
     FieldError,
     parse_amount,
     parse_country,
     parse_currency,
     parse_date,
+    parse_day_within,
     parse_email,
+    parse_id,
     parse_kind,
     parse_locale,
+    parse_paid_on,
     parse_phone,
     parse_rate,
     parse_tier,
     parse_url,
     parse_zone,
 )
+from notifier.importer.problems import ImportRejected
 from notifier.importer.read import decode
 
 
@@ -175,3 +180,87 @@ def test_encoding_is_detected_utf8_bom_then_gbk() -> None:
     assert decode(text.encode("utf-8")) == (text, "utf-8")
     assert decode(b"\xef\xbb\xbf" + text.encode("utf-8")) == (text, "utf-8-sig")
     assert decode(text.encode("gbk")) == (text, "gb18030")
+
+
+UTF8_ROWS = "customer_id,name,kind\nC1,上海星辰贸易有限公司,business\nC2,杭州云帆科技,business\n"
+GBK_ROWS = "客户编号,客户名称,类型\nC1,上海星辰贸易有限公司,企业\nC2,杭州云帆科技,企业\n"
+
+
+def test_a_utf8_file_with_one_gbk_row_is_refused_at_that_row_and_column() -> None:
+    raw = UTF8_ROWS.encode("utf-8") + "C3,成都天府餐饮,business\n".encode("gbk")
+    with pytest.raises(ImportRejected) as info:
+        decode(raw)
+    assert [str(p) for p in info.value.problems] == [
+        "row 4, column name: is not UTF-8 (the rest of the file is); "
+        "save the whole file in one encoding (CSV UTF-8)"
+    ]
+
+
+def test_a_gbk_file_with_one_utf8_row_is_refused_at_that_row_and_column() -> None:
+    raw = GBK_ROWS.encode("gbk") + "C3,成都天府餐饮,企业\n".encode()
+    with pytest.raises(ImportRejected) as info:
+        decode(raw)
+    [problem] = info.value.problems
+    assert (problem.row, problem.column) == (4, "客户名称")
+    assert "is UTF-8 (the rest of the file is GBK)" in problem.message
+
+
+def test_row_numbers_of_a_mixed_file_count_records_not_lines() -> None:
+    raw = (
+        'customer_id,name,kind,notes\nC1,王芳,individual,"两行\n备注"\n'.encode()
+        + "C2,李娜,individual,\n".encode("gbk")
+    )
+    with pytest.raises(ImportRejected) as info:
+        decode(raw)
+    assert [(p.row, p.column) for p in info.value.problems] == [(3, "name")]
+
+
+def test_a_gbk_file_whose_short_cells_happen_to_be_valid_utf8_still_reads_as_gbk() -> None:
+    # 元 in GBK (D4 AA) is also UTF-8 for 'Ԫ'; 毛 (C3 AB) for 'ë'.
+    text = "付款编号,单据编号,金额,付款日期\nP1,I1,50000元,2026/1/15\nP2,I2,100元,2026/1/16\n"
+    assert decode(text.encode("gbk")) == (text, "gb18030")
+    names = "客户编号,客户名称,类型\nC1,毛,个人\nC2,王芳,个人\n"
+    assert decode(names.encode("gbk")) == (names, "gb18030")
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("C/1", "'/' (slash)"),
+        ("C?1", "'?' (question mark)"),
+        ("C#1", "'#' (hash)"),
+        ("C%2F", "'%' (percent sign)"),
+        ("C\\1", "'\\\\' (backslash)"),
+        ("C 1", "whitespace (U+0020)"),
+        ("C\u00a01", "whitespace (U+00A0)"),
+        ("C\x071", "control character U+0007"),
+        ("C\u202e1", "control character U+202E"),
+        ("..", "dots only"),
+        ("C" * 65, "at most 64"),
+    ],
+)
+def test_an_id_a_link_cannot_carry_is_refused_naming_the_character(text: str, named: str) -> None:
+    with pytest.raises(FieldError) as info:
+        parse_id(text)
+    assert named in str(info.value)
+
+
+def test_ids_from_erp_exports_are_accepted() -> None:
+    for text in ("C001", "INV-2026-0101", "PAY_7.1", "客户-001", "A+B=C", "X" * 64):
+        assert parse_id(text) == text
+
+
+def test_a_date_outside_the_policy_window_is_refused() -> None:
+    limits = LimitsPolicy()
+    assert parse_day_within("2026/3/2", limits) == date(2026, 3, 2)
+    assert parse_day_within("2000-01-01", limits) == date(2000, 1, 1)
+    for text in ("0001-01-01", "1999-12-31", "2101-01-01", "9999-12-31"):
+        with pytest.raises(FieldError, match=r"is outside 2000-01-01\.\.2100-12-31"):
+            parse_day_within(text, limits)
+
+
+def test_a_payment_dated_after_the_import_day_is_refused() -> None:
+    limits, today = LimitsPolicy(), date(2026, 3, 2)
+    assert parse_paid_on("2026-03-03", limits, today) == date(2026, 3, 3)  # a zone ahead
+    with pytest.raises(FieldError, match="is in the future"):
+        parse_paid_on("2026-03-04", limits, today)

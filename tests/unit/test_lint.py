@@ -1,6 +1,8 @@
 from datetime import date
 from decimal import Decimal
 
+import pytest
+
 from notifier.domain.lint import LintFacts, facts_amounts, lint
 from notifier.domain.policy import LintPolicy
 
@@ -117,3 +119,37 @@ def test_an_invoice_id_that_looks_like_a_date_is_not_taken_for_one() -> None:
     assert lint("发票INV-2026-03-01共¥86,000.00,请于2026年3月11日前付款。", dated, POLICY) == []
     wrong = lint("发票INV-2026-03-01请于2026-03-12前付款。", dated, POLICY)
     assert rules(wrong) == {"wrong_date"}
+
+
+def test_numbers_that_are_part_of_a_name_or_an_id_are_not_amounts() -> None:
+    zh = GOOD_ZH.replace("王经理您好", "客户1000您好,1000号仓库")
+    assert lint(zh, facts(), POLICY) == []
+    en = (
+        "Dear C1000 (Room 1000, order #2024, No. 3000, INV-7000): you owe ¥86,000.00. "
+        "Could you pay by 11 March 2026? Reply STOP to opt out"
+    )
+    assert lint(en, facts(locale="en"), POLICY) == []
+
+
+def test_counts_of_days_above_999_are_not_amounts() -> None:
+    text = GOOD_ZH.replace("已到期5天", "已到期1200天")
+    assert lint(text, facts(), POLICY) == []
+    assert lint("1200 days overdue. Reply STOP to opt out", facts(locale="en"), POLICY) == []
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        "客户1000欠款¥96,000.00",  # beside a currency sign, after a name
+        "客户1000共计9600",  # after a money word, without a sign
+        "客户1000金额为9600",
+        "您有9600未结清",  # a bare four-digit number that names nothing: as before
+        "C1000 owes 9600 yuan",  # with a unit
+        "Room 1000: Total 9600",  # after a money word
+        "RMB9600",
+    ],
+)
+def test_an_amount_beside_a_name_is_still_checked(wrong: str) -> None:
+    problems = lint(GOOD_ZH + wrong, facts(), POLICY)
+    assert rules(problems) == {"wrong_amount"}
+    assert "9600" in str(problems[0]) or "96,000.00" in str(problems[0])

@@ -1,21 +1,31 @@
-"""Login, logout and the language switch."""
+"""Login, logout and the language switch.
+
+A login is throttled per account and per client address (logins.py): while throttled it
+is answered 429 with Retry-After and no Argon2 work. Otherwise the password is verified
+once whether or not the user exists (users.verify_password), and a failure is logged as
+``auth_failed`` (logger ``notifier.auth``) with the name and the address, never the
+password.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from notifier import logins
 from notifier.store.db import unit_of_work
 from notifier.store.models import Event, User
 from notifier.users import verify_password
-from notifier.web.state import State
+from notifier.web.state import State, client_address
 from notifier.web.ui.i18n import LOCALES
 from notifier.web.ui.render import page
-from notifier.web.ui.session import Csrf, PageUser, start_session
+from notifier.web.ui.session import Csrf, PageUser, end_session, start_session
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("notifier.auth")
 
 
 def _safe_next(target: str | None) -> str:
@@ -38,21 +48,37 @@ def login(
     password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/",
 ) -> Response:
+    now, address, rules = state.clock(), client_address(request), state.policy.security
+    with unit_of_work(state.engine) as session:
+        wait = logins.retry_after(session, name, address, now, rules)
+    if wait:
+        log.info("auth_throttled user=%r address=%s retry_after=%d", name[:64], address, wait)
+        answer = page(request, None, "login.html", status_code=429, next=_safe_next(next),
+                      failed=False, throttled=wait)  # fmt: skip
+        answer.headers["Retry-After"] = str(wait)
+        return answer
     with unit_of_work(state.engine) as session:
         user = session.get(User, name)
-        ok = user is not None and verify_password(user, password)
-        session.add(Event(at=state.clock(), kind="login" if ok else "login_failed",
+    # Outside any transaction: Argon2 takes a while and holds no lock meanwhile.
+    ok = verify_password(user, password)
+    with unit_of_work(state.engine) as session:
+        if ok:
+            logins.clear_failures(session, name)
+        else:
+            logins.record_failure(session, name, address, now, rules)
+        session.add(Event(at=now, kind="login" if ok else "login_failed",
                           actor=name[:64], data={}))  # fmt: skip
     if not ok or user is None:
+        log.warning("auth_failed user=%r address=%s", name[:64], address)
         return page(request, None, "login.html", status_code=401, next=_safe_next(next),
                     failed=True)  # fmt: skip
-    start_session(request, user)
+    start_session(request, state, user)
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
 @router.post("/logout", dependencies=[Csrf])
-def logout(request: Request) -> Response:
-    request.session.clear()
+def logout(request: Request, state: State) -> Response:
+    end_session(request, state)
     return RedirectResponse("/login", status_code=303)
 
 

@@ -25,6 +25,7 @@ from notifier.reports.explain import UnknownCustomer, explain
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Dispute, PaymentPromise, Receivable, Reminder, User
 from notifier.store.queries import items_for, portfolio_outstanding
+from notifier.web.inputs import CustomerKey, Offset, RecordId, SearchText
 from notifier.web.state import AppState, State
 from notifier.web.ui.render import page
 from notifier.web.ui.session import Csrf, PageUser, require_role
@@ -46,14 +47,12 @@ def _search(session: Session, q: str, offset: int) -> list[Customer]:
                 func.lower(col(Customer.name)).contains(lowered, autoescape=True),
             )
         )
-    return list(
-        session.scalars(query.order_by(col(Customer.id)).limit(PAGE_SIZE).offset(max(offset, 0)))
-    )
+    return list(session.scalars(query.order_by(col(Customer.id)).limit(PAGE_SIZE).offset(offset)))
 
 
 @router.get("/customers", response_class=HTMLResponse)
 def customer_list(
-    request: Request, state: State, user: PageUser, q: str = "", offset: int = 0
+    request: Request, state: State, user: PageUser, q: SearchText = "", offset: Offset = 0
 ) -> HTMLResponse:
     """One page of customers with what each owes and its tier: a handful of SELECTs for the
     whole page, whatever its length."""
@@ -87,7 +86,7 @@ def customer_list(
                 "pending": int(pending.get(c.id, 0)),
             }
         )
-    return page(request, user, "customers.html", rows=listed, q=q, offset=max(offset, 0),
+    return page(request, user, "customers.html", rows=listed, q=q, offset=offset,
                 page_size=PAGE_SIZE)  # fmt: skip
 
 
@@ -150,7 +149,9 @@ def _render(
 
 
 @router.get("/customers/{customer_id}", response_class=HTMLResponse)
-def customer_page(request: Request, state: State, user: PageUser, customer_id: str) -> HTMLResponse:
+def customer_page(
+    request: Request, state: State, user: PageUser, customer_id: CustomerKey
+) -> HTMLResponse:
     return _render(request, state, user, customer_id)
 
 
@@ -202,7 +203,7 @@ def promise(
     request: Request,
     state: State,
     user: PageUser,
-    customer_id: str,
+    customer_id: CustomerKey,
     promised_on: Annotated[str, Form(max_length=20)] = "",
     amount: Annotated[str, Form(max_length=40)] = "",
     note: Annotated[str, Form(max_length=MAX_TEXT)] = "",
@@ -213,7 +214,8 @@ def promise(
         day, money = _day(promised_on), _amount(amount)
         with _action(state) as session:
             service.record_promise(session, customer_id, day, money, note, user.name,
-                                   state.clock())  # fmt: skip
+                                   state.clock(), role=user.role,
+                                   limits=state.policy.limits)  # fmt: skip
     except _Refused as exc:
         return _render(request, state, user, customer_id, UNPROCESSABLE, error=str(exc),
                        form=form)  # fmt: skip
@@ -225,7 +227,7 @@ def dispute(
     request: Request,
     state: State,
     user: PageUser,
-    customer_id: str,
+    customer_id: CustomerKey,
     invoice_id: Annotated[str, Form(max_length=64)] = "",
     amount: Annotated[str, Form(max_length=40)] = "",
     reason: Annotated[str, Form(max_length=MAX_TEXT)] = "",
@@ -248,8 +250,8 @@ def resolve(
     request: Request,
     state: State,
     user: PageUser,
-    customer_id: str,
-    dispute_id: int,
+    customer_id: CustomerKey,
+    dispute_id: RecordId,
     note: Annotated[str, Form(max_length=MAX_TEXT)] = "",
 ) -> Response:
     _known(state, customer_id)
@@ -267,7 +269,7 @@ def legal(
     request: Request,
     state: State,
     user: PageUser,
-    customer_id: str,
+    customer_id: CustomerKey,
     value: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
     """D19: managers and admins only; anyone else gets 403 and nothing changes."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -28,6 +28,8 @@ from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Receivable, User
 from notifier.store.queries import items_for
 from notifier.users import DECIDERS
+from notifier.web.headers import policy, style_hashes
+from notifier.web.inputs import RecordId
 from notifier.web.state import State
 from notifier.web.ui.render import page
 from notifier.web.ui.session import Csrf, PageDecider, PageUser
@@ -62,10 +64,7 @@ def _render(
     edit (else the stored one), ``problems`` the reasons it was refused."""
     now = state.clock()
     with unit_of_work(state.engine) as session:
-        try:
-            draft = review.get_draft(session, draft_id)
-        except review.DraftNotFound as exc:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+        draft = review.get_draft(session, draft_id)  # unknown: 404 (web/errors.py)
         customer = session.get(Customer, draft.customer_id)
         assert customer is not None
         items = items_for(session, [customer.id])[customer.id]
@@ -77,7 +76,7 @@ def _render(
         edits = review.edits_of(session, draft_id)
         recent = customers.timeline(session, customer.id, limit=RECENT_EVENTS)
     segments, encoding = sms_segments(draft.body) if draft.channel == "sms" else (None, None)
-    return page(
+    answer = page(
         request, user, "draft.html", status_code=status_code, d=draft, customer=customer,
         position=pos, currency=currency or "CNY", segments=segments, encoding=encoding,
         edits=edits, recent=recent, can_decide=user.role in DECIDERS,
@@ -87,21 +86,23 @@ def _render(
         error=error, error_key=error_key, reason=reason,
         message=request.query_params.get("message", ""),
     )  # fmt: skip
+    if draft.html:
+        # The preview is a sandboxed srcdoc frame, which lives under this page's policy:
+        # exactly the e-mail's own inline styles are allowed (by hash), never a script.
+        answer.headers["Content-Security-Policy"] = policy(style_src=style_hashes(draft.html))
+    return answer
 
 
 @router.get("/drafts/{draft_id}", response_class=HTMLResponse)
-def draft_page(request: Request, state: State, user: PageUser, draft_id: int) -> HTMLResponse:
+def draft_page(request: Request, state: State, user: PageUser, draft_id: RecordId) -> HTMLResponse:
     return _render(request, state, user, draft_id)
 
 
 @router.post("/drafts/{draft_id}/lint", dependencies=[Csrf])
-def live_lint(state: State, _user: PageUser, draft_id: int, text: LintBody) -> dict[str, Any]:
+def live_lint(state: State, _user: PageUser, draft_id: RecordId, text: LintBody) -> dict[str, Any]:
     """The content rules on the text being typed, nothing saved (the editor's live lint)."""
     with unit_of_work(state.engine) as session:
-        try:
-            draft = review.get_draft(session, draft_id)
-        except review.DraftNotFound as exc:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+        draft = review.get_draft(session, draft_id)
         problems, segments = review.check_text(session, draft, text.body, text.subject,
                                                state.policy)  # fmt: skip
         channel = draft.channel
@@ -114,7 +115,7 @@ def edit(
     request: Request,
     state: State,
     user: PageDecider,
-    draft_id: int,
+    draft_id: RecordId,
     body: Annotated[str, Form(max_length=MAX_BODY)] = "",
     subject: Annotated[str | None, Form(max_length=MAX_SUBJECT)] = None,
     version: Annotated[int | None, Form()] = None,
@@ -129,8 +130,6 @@ def edit(
         with unit_of_work(state.engine) as session:
             review.edit(session, draft_id, user.name, body, subject, state.clock(),
                         state.policy, expected_version=version)  # fmt: skip
-    except review.DraftNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except review.LintRefused as exc:
         return _render(request, state, user, draft_id, UNPROCESSABLE, body=body,
                        subject=subject, problems=exc.problems)  # fmt: skip
@@ -141,13 +140,11 @@ def edit(
 
 
 @router.post("/drafts/{draft_id}/approve", dependencies=[Csrf])
-def approve(request: Request, state: State, user: PageDecider, draft_id: int) -> Response:
+def approve(request: Request, state: State, user: PageDecider, draft_id: RecordId) -> Response:
     try:
         with unit_of_work(state.engine) as session:
             review.approve(session, [draft_id], user.name, state.clock(), state.policy,
                            state.calendar)  # fmt: skip
-    except review.DraftNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except review.LintRefused as exc:
         return _render(request, state, user, draft_id, UNPROCESSABLE, error=str(exc))
     except review.ReviewError as exc:
@@ -160,7 +157,7 @@ def reject(
     request: Request,
     state: State,
     user: PageDecider,
-    draft_id: int,
+    draft_id: RecordId,
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     if not reason.strip():
@@ -170,8 +167,6 @@ def reject(
     try:
         with unit_of_work(state.engine) as session:
             review.reject(session, draft_id, user.name, reason, state.clock())
-    except review.DraftNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except review.ReviewError as exc:
         return _render(request, state, user, draft_id, status.HTTP_409_CONFLICT, error=str(exc),
                        reason=reason)  # fmt: skip

@@ -9,6 +9,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "app": "notifier", "login": "Log in", "logout": "Log out", "user": "User",
         "password": "Password", "login_failed": "Wrong user name or password.",
+        "login_throttled": "Too many failed logins: try again in {seconds} s.",
         "queue": "Approval queue", "customers": "Customers", "reports": "Reports",
         "aging": "Aging", "funnel": "Delivery funnel", "collectors": "Collectors",
         "slot": "Slot", "today": "Today", "next": "Later", "all": "All", "stage": "Stage",
@@ -128,6 +129,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "zh-CN": {
         "app": "催收提醒", "login": "登录", "logout": "退出", "user": "用户名",
         "password": "密码", "login_failed": "用户名或密码错误。",
+        "login_throttled": "登录失败次数过多，请 {seconds} 秒后再试。",
         "queue": "待审批", "customers": "客户", "reports": "报表",
         "aging": "账龄", "funnel": "发送漏斗", "collectors": "催收专员",
         "slot": "时段", "today": "今天", "next": "之后", "all": "全部", "stage": "阶段",

@@ -7,14 +7,16 @@ from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import Field
 from sqlalchemy import select
 from sqlmodel import Session, col
 
 from notifier import review
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Receivable, Reminder
+from notifier.web.inputs import MAX_ID, Offset
 from notifier.web.state import State
 from notifier.web.ui.render import page
 from notifier.web.ui.session import Csrf, PageDecider, PageUser
@@ -59,18 +61,18 @@ def queue(
     request: Request,
     state: State,
     user: PageUser,
-    slot: str = "all",
-    stage: str = "",
-    tier: str = "",
-    channel: str = "",
-    collector: str = "",
-    offset: int = 0,
+    slot: Annotated[str, Query(max_length=10)] = "all",
+    stage: Annotated[str, Query(max_length=10)] = "",
+    tier: Annotated[str, Query(max_length=1)] = "",
+    channel: Annotated[str, Query(max_length=8)] = "",
+    collector: Annotated[str, Query(max_length=64)] = "",
+    offset: Offset = 0,
 ) -> HTMLResponse:
     slot_from, slot_to = slot_range(slot, state.clock(), user.timezone)
     query = review.DraftFilter(
         status="pending_approval", stage=stage or None, tier=tier or None,
         channel=channel or None, collector=collector or None, slot_from=slot_from,
-        slot_to=slot_to, limit=PAGE_SIZE, offset=max(offset, 0),
+        slot_to=slot_to, limit=PAGE_SIZE, offset=offset,
     )  # fmt: skip
     with unit_of_work(state.engine) as session:
         rows = rows_for(session, review.list_drafts(session, query))
@@ -89,8 +91,13 @@ def approve_selected(
     request: Request,
     state: State,
     user: PageDecider,
-    ids: Annotated[list[int] | None, Form()] = None,
+    ids: Annotated[
+        list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None, Form(max_length=1000)
+    ] = None,
 ) -> Response:
+    """The selected drafts that lint clean are approved, those with problems are skipped
+    and counted; an id that is no draft refuses the whole selection (404, nothing
+    approved: review.DraftNotFound rolls the unit of work back)."""
     chosen = ids or []
     with unit_of_work(state.engine) as session:
         pending = [review.get_draft(session, i) for i in chosen]

@@ -22,6 +22,7 @@ from notifier.reports.collectors import FollowUp, Reason, collectors
 from notifier.reports.funnel import CHANNELS, STEPS, FunnelRow, by_channel, funnel
 from notifier.store.db import unit_of_work
 from notifier.store.models import User
+from notifier.web.inputs import day_param
 from notifier.web.state import State
 from notifier.web.ui.charts import Bar, Number, bar_chart, grouped_bar_chart
 from notifier.web.ui.i18n import LOCALES, translate
@@ -100,7 +101,7 @@ def aging_report(
     request: Request, state: State, user: PageUser, at: date | None = None
 ) -> HTMLResponse:
     locale, t = _texts(user)
-    day = at or local_date(state.clock(), user.timezone)
+    day = day_param("at", at, state.policy.limits) or local_date(state.clock(), user.timezone)
     with unit_of_work(state.engine) as session:
         rows = build_aging(session, day, state.policy)
     return page(request, user, "reports_aging.html", subnav=SUBNAV, day=day, rows=rows,

@@ -1,8 +1,9 @@
 """Who is logged in, the CSRF token of the session, and role checks for pages.
 
 The session cookie is Starlette's signed cookie (``NOTIFIER_SECRET_KEY``), HttpOnly and
-SameSite=Lax, Secure when the public URL is https. It holds the user name and a random
-CSRF token; every state-changing form posts the token back (``csrf`` field or the
+SameSite=Lax, Secure when the public URL is https. It holds the random id of a session
+kept in the database (logins.py: ending that row ends every copy of the cookie) and a
+random CSRF token; every state-changing form posts the token back (``csrf`` field or the
 ``X-CSRF-Token`` header) and a request without the right one is refused (403).
 """
 
@@ -15,8 +16,9 @@ from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request, status
 
+from notifier import logins, users
 from notifier.store.db import unit_of_work
-from notifier.store.models import User
+from notifier.store.models import Event, User
 from notifier.users import DECIDERS
 from notifier.web.state import State
 
@@ -32,10 +34,30 @@ def login_url(next_url: str) -> str:
     return "/login?next=" + quote(next_url, safe="/")
 
 
-def start_session(request: Request, user: User) -> None:
+def start_session(request: Request, state: State, user: User) -> None:
+    """A fresh session (never the one from before the login: no fixation)."""
+    with unit_of_work(state.engine) as session:
+        session_id = logins.open_session(
+            session, user.name, state.clock(), state.policy.security.session_hours
+        )
     request.session.clear()
-    request.session["user"] = user.name
+    request.session["sid"] = session_id
     request.session["csrf"] = secrets.token_urlsafe(32)
+
+
+def end_session(request: Request, state: State) -> None:
+    """Logout: every session of this user ends, on every device and every copied cookie."""
+    session_id = request.session.get("sid")
+    request.session.clear()
+    if not isinstance(session_id, str):
+        return
+    now = state.clock()
+    with unit_of_work(state.engine) as session:
+        name = logins.end_session(session, session_id, now)
+        if name is not None:
+            ended = 1 + users.end_sessions(session, name, now)
+            session.add(Event(at=now, kind="logout", actor=name,
+                              data={"sessions_ended": ended}))  # fmt: skip
 
 
 def csrf_token(request: Request) -> str:
@@ -48,11 +70,11 @@ def csrf_token(request: Request) -> str:
 
 def page_user(request: Request, state: State) -> User:
     """The logged-in, active user of a page request; else a redirect to the login page."""
-    name = request.session.get("user")
-    if isinstance(name, str):
+    session_id = request.session.get("sid")
+    if isinstance(session_id, str):
         with unit_of_work(state.engine) as session:
-            user = session.get(User, name)
-        if user is not None and user.active:
+            user = logins.session_user(session, session_id, state.clock())
+        if user is not None:
             return user
     request.session.clear()
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")

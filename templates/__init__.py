@@ -1,0 +1,1 @@
+"""The message templates, installed as the package ``notifier.templates`` (setup.py)."""
