@@ -10,6 +10,7 @@ draft stays as it was. A draft approved after its slot has passed moves to the n
 from __future__ import annotations
 
 import html
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,6 +53,10 @@ def check_decider(session: Session, name: str) -> None:
     problem = decider_problem(session.get(User, name), name)
     if problem is not None:
         raise NotADecider(problem)
+
+
+class InvalidText(ReviewError):
+    """A proposed text that no draft may carry (empty, a subject of several lines)."""
 
 
 class LintRefused(ReviewError):
@@ -237,7 +242,7 @@ def reject(
 ) -> Reminder:
     check_decider(session, reviewer)
     if not reason.strip():
-        raise ReviewError("a rejection needs a reason")
+        raise InvalidText("a rejection needs a reason")
     r = _get(session, reminder_id)
     if r.status not in ("pending_approval", "approved"):
         raise ReviewError(f"draft {r.id} is {r.status} and can no longer be rejected")
@@ -266,6 +271,18 @@ def check_text(
     return problems, segments
 
 
+SUBJECT_MAX = 200
+
+
+def _check_subject(subject: str) -> None:
+    """One line, no control characters: a line break in a subject would start a header of
+    its own (a Bcc: the reviewer typed) in the e-mail as sent."""
+    if any(unicodedata.category(c) == "Cc" for c in subject):
+        raise InvalidText("the subject must be one line, without line breaks or control characters")
+    if not subject.strip() or len(subject) > SUBJECT_MAX:
+        raise InvalidText(f"the subject must have 1 to {SUBJECT_MAX} characters")
+
+
 def edit(
     session: Session,
     reminder_id: int,
@@ -286,10 +303,12 @@ def edit(
         raise ReviewError(f"draft {r.id} changed meanwhile (version {r.version}); reload it")
     body = body.strip("\n")
     if not body.strip():
-        raise ReviewError("the body cannot be empty")
+        raise InvalidText("the body cannot be empty")
     new_subject = subject if subject is not None else r.subject
     if r.channel == "sms":
         new_subject = None
+    if new_subject is not None:
+        _check_subject(new_subject)
     problems, segments = check_text(session, r, body, new_subject, policy)
     if problems:
         raise LintRefused(reminder_id, problems)

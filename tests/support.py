@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -24,18 +25,23 @@ from notifier.sweeps.plan import plan
 ROOT = Path(__file__).resolve().parent.parent
 
 
+RUN_SECRET_KEY = secrets.token_urlsafe(32)
+
+
 def run(
     *args: str, db: str | None = None, timeout: float = 120, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """`notifier [--db DB] ARGS...` in a fresh process, from the repository root, with no
-    NOTIFIER_* settings leaking in from the environment."""
+    NOTIFIER_* settings leaking in from the environment. A secret key is set, so that no
+    run leaves a generated key file in the repository (tests/unit/test_settings.py covers
+    the generated one); ``env`` may override it."""
     cmd = [sys.executable, "-m", "notifier"]
     if db:
         cmd += ["--db", db]
     clean = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFIER_")}
     return subprocess.run(
         [*cmd, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-        env={**clean, **(env or {})},
+        env={**clean, "NOTIFIER_SECRET_KEY": RUN_SECRET_KEY, **(env or {})},
     )  # fmt: skip
 
 

@@ -23,8 +23,16 @@ import notifier.cli.service  # noqa: F401  (the command modules register themsel
 from notifier.cli.app import app
 from notifier.cli.failures import describe
 from notifier.cli.shell import InvalidInput, Shell, err
+from notifier.customers import CustomerError
+from notifier.domain.bounds import OutOfBounds
+from notifier.plans import PlanError
 from notifier.review import ReviewError
 from notifier.settings import ConfigError
+from notifier.users import UserError
+
+# What a user can act on: printed as it is (the services write these messages for people).
+EXPECTED = (InvalidInput, ConfigError, ReviewError, UserError, CustomerError, PlanError,
+            OutOfBounds)  # fmt: skip
 
 
 def main() -> None:
@@ -33,7 +41,7 @@ def main() -> None:
     shell = Shell()
     try:
         app(standalone_mode=True, obj=shell)
-    except (InvalidInput, ConfigError, ReviewError) as exc:
+    except EXPECTED as exc:
         _fail(str(exc))
     except Exception as exc:
         if os.environ.get("NOTIFIER_DEBUG") == "1":

@@ -20,11 +20,11 @@ import uvicorn
 
 from notifier import users
 from notifier.cli.app import app, token_app, user_app
-from notifier.cli.shell import InvalidInput, out, shell_of
+from notifier.cli.shell import out, shell_of
 from notifier.scheduler import Wiring, build_scheduler
 from notifier.store.db import unit_of_work
 from notifier.store.models import ApiToken
-from notifier.users import ROLES, UserError, add_user, create_token
+from notifier.users import ROLES, add_user, create_token
 from notifier.web import create_app
 from notifier.web.logs import install_access_log_filter
 
@@ -123,11 +123,8 @@ def user_add(
         raise typer.BadParameter(f"{role!r} is not one of {', '.join(ROLES)}", param_hint="--role")
     password = _ask_password(password)
     shell = shell_of(ctx)
-    try:
-        with unit_of_work(shell.ready_engine()) as session:
-            add_user(session, name, role, password, datetime.now(UTC), locale)
-    except UserError as exc:
-        raise InvalidInput(str(exc)) from exc
+    with unit_of_work(shell.ready_engine()) as session:
+        add_user(session, name, role, password, datetime.now(UTC), locale)
     out.print(f"user {name} added as {role}")
 
 
@@ -137,11 +134,8 @@ def token_create(
 ) -> None:
     """Print a new API bearer token for USER (shown once; only its hash is kept)."""
     shell = shell_of(ctx)
-    try:
-        with unit_of_work(shell.ready_engine()) as session:
-            token = create_token(session, user, datetime.now(UTC))
-    except UserError as exc:
-        raise InvalidInput(str(exc)) from exc
+    with unit_of_work(shell.ready_engine()) as session:
+        token = create_token(session, user, datetime.now(UTC))
     print(token)
 
 
@@ -162,11 +156,8 @@ def user_password(
     """Set a new password; every web session of the user ends at once."""
     password = _ask_password(password)
     shell = shell_of(ctx)
-    try:
-        with unit_of_work(shell.ready_engine()) as session:
-            ended = users.set_password(session, name, password, datetime.now(UTC))
-    except UserError as exc:
-        raise InvalidInput(str(exc)) from exc
+    with unit_of_work(shell.ready_engine()) as session:
+        ended = users.set_password(session, name, password, datetime.now(UTC))
     out.print(f"password of {name} changed; {ended} session(s) ended")
 
 
@@ -180,11 +171,8 @@ def user_role(
     if role not in ROLES:
         raise typer.BadParameter(f"{role!r} is not one of {', '.join(ROLES)}", param_hint="ROLE")
     shell = shell_of(ctx)
-    try:
-        with unit_of_work(shell.ready_engine()) as session:
-            ended = users.set_role(session, name, role, datetime.now(UTC))
-    except UserError as exc:
-        raise InvalidInput(str(exc)) from exc
+    with unit_of_work(shell.ready_engine()) as session:
+        ended = users.set_role(session, name, role, datetime.now(UTC))
     out.print(f"{name} is now {role}; {ended} session(s) ended")
 
 
@@ -194,11 +182,8 @@ def user_disable(
 ) -> None:
     """End the user's access at once: no login, every session ended, every token revoked."""
     shell = shell_of(ctx)
-    try:
-        with unit_of_work(shell.ready_engine()) as session:
-            ended, revoked = users.disable_user(session, name, datetime.now(UTC))
-    except UserError as exc:
-        raise InvalidInput(str(exc)) from exc
+    with unit_of_work(shell.ready_engine()) as session:
+        ended, revoked = users.disable_user(session, name, datetime.now(UTC))
     out.print(f"{name} disabled; {ended} session(s) ended, {revoked} token(s) revoked")
 
 
@@ -208,11 +193,8 @@ def user_enable(
 ) -> None:
     """Let a disabled user log in again (revoked tokens stay revoked: create new ones)."""
     shell = shell_of(ctx)
-    try:
-        with unit_of_work(shell.ready_engine()) as session:
-            users.enable_user(session, name, datetime.now(UTC))
-    except UserError as exc:
-        raise InvalidInput(str(exc)) from exc
+    with unit_of_work(shell.ready_engine()) as session:
+        users.enable_user(session, name, datetime.now(UTC))
     out.print(f"{name} enabled")
 
 
@@ -269,14 +251,11 @@ def token_revoke(
         raise typer.BadParameter("give a token ID or --user NAME, not both and not neither")
     shell = shell_of(ctx)
     now = datetime.now(UTC)
-    try:
-        with unit_of_work(shell.ready_engine()) as session:
-            if token_id is not None:
-                users.revoke_token(session, token_id, now)
-                done = f"token {token_id} revoked"
-            else:
-                assert user is not None
-                done = f"{users.revoke_tokens(session, user, now)} token(s) of {user} revoked"
-    except UserError as exc:
-        raise InvalidInput(str(exc)) from exc
+    with unit_of_work(shell.ready_engine()) as session:
+        if token_id is not None:
+            users.revoke_token(session, token_id, now)
+            done = f"token {token_id} revoked"
+        else:
+            assert user is not None
+            done = f"{users.revoke_tokens(session, user, now)} token(s) of {user} revoked"
     out.print(done)

@@ -12,6 +12,7 @@ Words are the policy's (``[lint]`` in config/notifier.toml), so a team can exten
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -42,6 +43,13 @@ class LintProblem:
         return f"{self.rule}: {self.message}"
 
 
+# Characters a reader cannot see (zero-width spaces and joiners, soft hyphens, bidi
+# controls, the BOM): a reviewer could hide a forbidden word behind one ("起\u200b诉"),
+# and a customer's phone would show a message that is not the one approved.
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
+# Spacing or a separator between two Chinese characters ("起 诉", "征-信") still reads as
+# one word to a person.
+_CJK_GAP = re.compile(r"(?<=[\u4e00-\u9fff])[\s\-_.*·•|/]+(?=[\u4e00-\u9fff])")
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 # The lookahead changes no match (every match starts with one of these characters); it
 # lets the scan skip the other positions at once: about 2x faster on Chinese text.
@@ -122,17 +130,23 @@ def lint(
     problems: list[LintProblem] = []
     text = body if subject is None else f"{subject}\n{body}"
     lowered = text.lower()
+    read = _as_read(text)  # for the word rules: what a person reads, not how it is spelled
+    hidden = sorted({f"U+{ord(c):04X}" for c in _INVISIBLE.findall(text)})
+    if hidden:
+        problems.append(LintProblem(
+            "invisible_characters", f"{', '.join(hidden)}: characters a reader cannot see",
+        ))  # fmt: skip
 
     if not facts.legal_authorised:
-        problems += _words("legal_threat", lowered, policy.legal_words,
+        problems += _words("legal_threat", read, policy.legal_words,
                            "legal action is not decided for this customer")  # fmt: skip
-    problems += _words("insult", lowered, policy.insult_words, "insulting wording")
-    problems += _words("impersonation", lowered, policy.impersonation_words,
+    problems += _words("insult", read, policy.insult_words, "insulting wording")
+    problems += _words("impersonation", read, policy.impersonation_words,
                        "must not speak as or invoke an authority")  # fmt: skip
-    problems += _words("third_party", lowered, policy.third_party_words,
+    problems += _words("third_party", read, policy.third_party_words,
                        "only the debtor may be addressed or named")  # fmt: skip
     if subject is not None:
-        problems += _words("subject_not_neutral", subject.lower(), policy.subject_words,
+        problems += _words("subject_not_neutral", _as_read(subject), policy.subject_words,
                            "the subject line must not reveal a debt to a bystander")  # fmt: skip
 
     # Ids and the creditor's phone first: an invoice "INV-2026-03-01" is not a date.
@@ -163,6 +177,16 @@ def lint(
                 LintProblem("sms_too_long", f"{segments} segments, at most {max_segments}")
             )
     return problems
+
+
+def _as_read(text: str) -> str:
+    """The text as a person reads it: full-width and compatibility forms folded (ＬＡＷＳＵＩＴ),
+    invisible characters dropped, gaps inside Chinese words closed, lower case. Plain
+    ASCII text (most English messages) needs only the lower case."""
+    if text.isascii():
+        return text.lower()
+    folded = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
+    return _CJK_GAP.sub("", folded).lower()
 
 
 def _words(rule: str, lowered: str, words: Iterable[str], why: str) -> list[LintProblem]:

@@ -45,6 +45,8 @@ def _lint(exc: Exception) -> dict[str, Any]:
 SERVICE_ERRORS: tuple[tuple[type[Exception], int, Callable[[Exception], Any]], ...] = (
     (review.DraftNotFound, 404, str),
     (review.LintRefused, UNPROCESSABLE, _lint),
+    (review.InvalidText, UNPROCESSABLE, str),
+    (review.NotADecider, 403, str),
     (review.ReviewError, 409, str),
     (UnknownCustomer, 404, str),
     (customers.NotAllowed, 403, str),

@@ -9,6 +9,8 @@ of a manager or an admin (``Authorization: Bearer ...``).
 from __future__ import annotations
 
 import hmac
+import threading
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Response, status
@@ -18,12 +20,15 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from notifier.review import STATUSES, count_by_status
-from notifier.store.db import BUSY_TIMEOUT_MS, unit_of_work
+from notifier.store.db import unit_of_work
 from notifier.users import user_for_token
 from notifier.web.state import AppState, State
 
 router = APIRouter(tags=["operations"])
 PROBE_TIMEOUT_MS = 500  # how long the probe waits for a write lock held elsewhere
+# /healthz is public: a flood of probes must not queue for the write lock in front of the
+# sweeps. One probe at a time per process, and its answer is reused for this long.
+PROBE_REUSE_SECONDS = 2.0
 METRICS_ROLES = frozenset({"manager", "admin"})
 # A real write that changes nothing, rolled back: the one row every migrated store has.
 _PROBE = text("UPDATE alembic_version SET version_num = version_num")
@@ -32,8 +37,10 @@ _PROBE = text("UPDATE alembic_version SET version_num = version_num")
 def _probe_write(connection: Connection) -> None:
     """The probe write under a short lock timeout, then rolled back."""
     sqlite = connection.dialect.name == "sqlite"
+    usual = 0
     try:
         if sqlite:
+            usual = int(connection.exec_driver_sql("PRAGMA busy_timeout").scalar_one())
             connection.exec_driver_sql(f"PRAGMA busy_timeout={PROBE_TIMEOUT_MS}")
         else:
             connection.execute(text(f"SET LOCAL lock_timeout = '{PROBE_TIMEOUT_MS}ms'"))
@@ -41,7 +48,7 @@ def _probe_write(connection: Connection) -> None:
     finally:
         connection.rollback()
         if sqlite:  # the pooled connection goes back with the app's usual patience
-            connection.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={usual}")
 
 
 def database_problem(engine: Engine) -> str | None:
@@ -67,9 +74,29 @@ def _describe(exc: SQLAlchemyError) -> str:
     return "unavailable"
 
 
+class _Probe:
+    """The last probe's answer per engine, reused for PROBE_REUSE_SECONDS (monotonic)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: dict[int, tuple[float, str | None]] = {}
+
+    def problem(self, engine: Engine) -> str | None:
+        with self._lock:  # one probe at a time: the others wait and take its answer
+            seen = self._last.get(id(engine))
+            if seen is not None and time.monotonic() - seen[0] < PROBE_REUSE_SECONDS:
+                return seen[1]
+            found = database_problem(engine)
+            self._last[id(engine)] = (time.monotonic(), found)
+            return found
+
+
+_probe = _Probe()
+
+
 @router.get("/healthz")
 def healthz(state: State) -> JSONResponse:
-    problem = database_problem(state.engine)
+    problem = _probe.problem(state.engine)
     if problem is not None:
         return JSONResponse({"status": "down", "database": problem}, status_code=503)
     return JSONResponse({"status": "ok", "database": "ok"})

@@ -189,3 +189,22 @@ def test_collector_may_read_but_not_decide(client: TestClient, engine: Engine) -
 
 def test_unknown_draft_is_404(client: TestClient, reviewer: dict[str, str]) -> None:
     assert client.post("/api/drafts/999/approve", headers=reviewer).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "subject", ["Invoice\r\nBcc: someone@example.com", "Invoice\nreminder", "x" * 201, "  "]
+)
+def test_an_edited_subject_that_would_break_the_email_headers_is_refused(
+    client: TestClient, reviewer: dict[str, str], portfolio: list[int], subject: str
+) -> None:
+    email_id = next(
+        i for i in portfolio
+        if client.get(f"/api/drafts/{i}", headers=reviewer).json()["channel"] == "email"
+    )  # fmt: skip
+    before = client.get(f"/api/drafts/{email_id}", headers=reviewer).json()
+    change = {"body": before["body"], "subject": subject}
+    refused = client.patch(f"/api/drafts/{email_id}", json=change, headers=reviewer)
+    assert refused.status_code == 422
+    assert "subject" in refused.json()["detail"]
+    after = client.get(f"/api/drafts/{email_id}", headers=reviewer).json()
+    assert after["subject"] == before["subject"] and after["edits"] == []

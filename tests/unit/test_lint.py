@@ -153,3 +153,28 @@ def test_an_amount_beside_a_name_is_still_checked(wrong: str) -> None:
     problems = lint(GOOD_ZH + wrong, facts(), POLICY)
     assert rules(problems) == {"wrong_amount"}
     assert "9600" in str(problems[0]) or "96,000.00" in str(problems[0])
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        "我们将起\u200b诉",
+        "我们将起 诉",
+        "我们将征-信上报",
+        "ＬＡＷＳＵＩＴ will follow",
+        "a law\u00adsuit",
+    ],
+)
+def test_a_forbidden_word_spelled_to_slip_past_is_still_refused(hidden: str) -> None:
+    assert "legal_threat" in rules(lint(hidden, facts("email"), POLICY))
+
+
+def test_characters_a_reader_cannot_see_are_refused_by_name() -> None:
+    problems = lint("请按时付款\u200b\u202e，谢谢", facts("email"), POLICY)
+    hidden = [p for p in problems if p.rule == "invisible_characters"]
+    assert hidden and "U+200B" in hidden[0].message and "U+202E" in hidden[0].message
+
+
+def test_chinese_words_side_by_side_across_a_comma_are_not_joined() -> None:
+    # 方法，院子: the comma keeps 法 and 院 apart, so no 法院 is read.
+    assert lint("方法，院子", facts("email"), POLICY) == []
