@@ -8,6 +8,7 @@ formats are the ones CONTRACT.md ("CSV import") promises.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -236,8 +237,18 @@ def parse_url(text: str) -> str:
     return url
 
 
-def parse_text(text: str, max_length: int) -> str:
+def parse_text(text: str, max_length: int, *, lines: bool = False) -> str:
+    """Text a person reads (a name, a collector, notes): no control characters and no
+    invisible formatting (bidi overrides that show a name backwards, zero-width spaces
+    that hide words from the content rules); ``lines`` allows line breaks and tabs."""
     value = text.strip()
     if len(value) > max_length:
         raise FieldError(f"is {len(value)} characters long; at most {max_length} are allowed")
+    allowed = "\n\r\t" if lines else ""
+    for char in value:
+        if char not in allowed and unicodedata.category(char) in {"Cc", "Cf", "Cs"}:
+            raise FieldError(
+                f"contains the invisible or control character U+{ord(char):04X}; "
+                "retype the text without it"
+            )
     return value

@@ -141,7 +141,7 @@ def _text(max_length: int) -> Callable[[str], str]:
 
 
 def _notes(text: str) -> str:
-    return text.strip()
+    return parse_text(text, 10_000, lines=True)
 
 
 def _cents(text: str) -> int:

@@ -251,3 +251,21 @@ def test_a_failed_login_logs_auth_failed_with_name_and_address_never_the_passwor
     assert any("auth_failed" in m and "wang" in m and "192.0.2.44" in m for m in lines)
     assert all(WRONG not in m and "ntf_guess" not in m for m in lines)
     assert all(WRONG not in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example/", "/\\evil.example/", "/\\/evil.example/", "/\t/evil.example/",
+     "/\n/evil.example", "https://evil.example/", "/%0a", "/ok\r\nSet-Cookie: x=1"],
+)  # fmt: skip
+def test_the_page_after_login_is_never_another_site(app: FastAPI, target: str) -> None:
+    client = TestClient(app)
+    page = client.get("/login", params={"next": target})
+    assert "evil.example" not in page.text
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token is not None
+    form = {"csrf": token.group(1), "name": "wang", "password": PASSWORD, "next": target}
+    done = client.post("/login", data=form, follow_redirects=False)
+    assert done.status_code == 303
+    location = done.headers["location"]
+    assert location == "/" or (location == target and target == "/%0a")

@@ -20,6 +20,7 @@ from notifier.importer.parse import (
     parse_paid_on,
     parse_phone,
     parse_rate,
+    parse_text,
     parse_tier,
     parse_url,
     parse_zone,
@@ -264,3 +265,15 @@ def test_a_payment_dated_after_the_import_day_is_refused() -> None:
     assert parse_paid_on("2026-03-03", limits, today) == date(2026, 3, 3)  # a zone ahead
     with pytest.raises(FieldError, match="is in the future"):
         parse_paid_on("2026-03-04", limits, today)
+
+
+@pytest.mark.parametrize("text", ["张\u202e伟", "Acme\u200b Inc.", "李\x00强", "Oliver\tSmith"])
+def test_a_name_with_an_invisible_or_control_character_is_refused_naming_it(text: str) -> None:
+    with pytest.raises(FieldError, match=r"invisible or control character U\+"):
+        parse_text(text, 200)
+
+
+def test_notes_may_have_several_lines_but_no_invisible_formatting() -> None:
+    assert parse_text("付款慢\n\t常说在走流程", 1000, lines=True) == "付款慢\n\t常说在走流程"
+    with pytest.raises(FieldError, match="U\\+202E"):
+        parse_text("note \u202e", 1000, lines=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -29,8 +30,16 @@ log = logging.getLogger("notifier.auth")
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site: never an open redirect to somewhere else."""
-    if not target or not target.startswith("/") or target.startswith("//"):
+    """Only a path on this site: never an open redirect to somewhere else. Browsers read
+    a backslash as a slash and drop tabs and line breaks, so ``/\\evil.example`` and
+    ``/\t/evil.example`` mean ``//evil.example``: any of those, or any other control
+    character, and the target is the home page."""
+    if not target or not target.startswith("/") or len(target) > 2000:
+        return "/"
+    if "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return "/"
+    parts = urlsplit(target)
+    if target.startswith("//") or parts.scheme or parts.netloc:
         return "/"
     return target
 
