@@ -21,6 +21,7 @@ from notifier.settings import Settings
 from notifier.store.db import unit_of_work
 from notifier.users import add_user, create_token
 from notifier.web import create_app
+from notifier.web.ui import auth
 from tests.support import web_login
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -269,3 +270,18 @@ def test_the_page_after_login_is_never_another_site(app: FastAPI, target: str) -
     assert done.status_code == 303
     location = done.headers["location"]
     assert location == "/" or (location == target and target == "/%0a")
+
+
+def test_a_login_flood_runs_one_argon2_at_a_time_and_tells_the_rest_to_come_back(
+    app: FastAPI, hasher: CountingHasher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(auth, "ARGON2_WAIT_SECONDS", 0.0)
+    client = TestClient(app)
+    assert auth._ARGON2.acquire(timeout=5)  # another login is verifying right now
+    try:
+        busy = try_login(client, "wang", PASSWORD)
+    finally:
+        auth._ARGON2.release()
+    assert busy.status_code == 429 and busy.headers["retry-after"] == "1"
+    assert hasher.verified == []  # no Argon2 work, and no failure counted
+    assert try_login(client, "wang", PASSWORD).status_code == 303

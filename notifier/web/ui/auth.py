@@ -10,6 +10,7 @@ password.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -26,6 +27,12 @@ from notifier.web.ui.render import page
 from notifier.web.ui.session import Csrf, PageUser, end_session, start_session
 
 router = APIRouter(include_in_schema=False)
+# Argon2 is meant to be costly (a quarter of a second of a core here). Logins from many
+# addresses at once would take every core from the reviewers' pages before any of them is
+# throttled, so each process runs one verification at a time; a login that cannot start
+# one within ARGON2_WAIT_SECONDS is told to come back (429), uncounted.
+_ARGON2 = threading.BoundedSemaphore(1)
+ARGON2_WAIT_SECONDS = 2.0
 log = logging.getLogger("notifier.auth")
 
 
@@ -62,14 +69,16 @@ def login(
         wait = logins.retry_after(session, name, address, now, rules)
     if wait:
         log.info("auth_throttled user=%r address=%s retry_after=%d", name[:64], address, wait)
-        answer = page(request, None, "login.html", status_code=429, next=_safe_next(next),
-                      failed=False, throttled=wait)  # fmt: skip
-        answer.headers["Retry-After"] = str(wait)
-        return answer
+        return _come_back(request, next, wait)
     with unit_of_work(state.engine) as session:
         user = session.get(User, name)
-    # Outside any transaction: Argon2 takes a while and holds no lock meanwhile.
-    ok = verify_password(user, password)
+    if not _ARGON2.acquire(timeout=ARGON2_WAIT_SECONDS):
+        log.info("auth_busy user=%r address=%s", name[:64], address)
+        return _come_back(request, next, 1)
+    try:  # outside any transaction: Argon2 takes a while and holds no lock meanwhile
+        ok = verify_password(user, password)
+    finally:
+        _ARGON2.release()
     with unit_of_work(state.engine) as session:
         if ok:
             logins.clear_failures(session, name)
@@ -83,6 +92,13 @@ def login(
                     failed=True)  # fmt: skip
     start_session(request, state, user)
     return RedirectResponse(_safe_next(next), status_code=303)
+
+
+def _come_back(request: Request, next_url: str, seconds: int) -> Response:
+    answer = page(request, None, "login.html", status_code=429, next=_safe_next(next_url),
+                  failed=False, throttled=seconds)  # fmt: skip
+    answer.headers["Retry-After"] = str(seconds)
+    return answer
 
 
 @router.post("/logout", dependencies=[Csrf])
