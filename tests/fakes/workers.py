@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -25,6 +26,8 @@ from tests.fakes.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
 ROOT = Path(__file__).resolve().parent.parent.parent
 POLICY = ROOT / "config" / "notifier.toml"
 STOP_TIMEOUT_S = 60.0
+# A real key (a weak one would be replaced by a key file in the working directory).
+WORKER_SECRET_KEY = secrets.token_urlsafe(32)
 
 
 def worker_env(
@@ -37,7 +40,7 @@ def worker_env(
     """The settings of a worker that reaches only the local servers (status callbacks
     point at a port where nothing listens; the tests read the Twilio fake instead)."""
     env = {
-        "NOTIFIER_SECRET_KEY": "workers-test-" + "k" * 32,
+        "NOTIFIER_SECRET_KEY": WORKER_SECRET_KEY,
         "NOTIFIER_PUBLIC_URL": "http://127.0.0.1:9",
         "NOTIFIER_DELIVER_EVERY_SECONDS": str(deliver_every_s),
         "NOTIFIER_TWILIO__ACCOUNT_SID": ACCOUNT_SID,
