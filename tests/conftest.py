@@ -127,3 +127,14 @@ def pg_url(postgres_server: Server, postgres_template: str) -> Iterator[str]:
     """A fresh, migrated, empty PostgreSQL database (``postgresql+psycopg://`` URL)."""
     with postgres_server.database(postgres_template) as url:
         yield url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_key_file_left_in_the_repository() -> Iterator[None]:
+    """Every test that starts `notifier` sets a secret key or runs in its own folder: a
+    development key file generated in the repository would be a test writing outside its
+    tmp_path (and a stale key for the next run)."""
+    stray = ROOT / "notifier.secret"
+    before = stray.exists()
+    yield
+    assert before or not stray.exists(), f"a test left {stray} behind"

@@ -29,7 +29,13 @@ from tests.fakes.backlog import (
 )
 from tests.fakes.smtp_servers import recording_smtp_server
 from tests.fakes.twilio_fake import TwilioFake
-from tests.fakes.workers import ROOT, WorkerPool, policy_copy, worker_env
+from tests.fakes.workers import (
+    ROOT,
+    WORKER_SECRET_KEY,
+    WorkerPool,
+    policy_copy,
+    worker_env,
+)
 from tests.support import run
 
 BACKLOG = 10_000
@@ -108,6 +114,7 @@ def test_three_planners_at_the_same_instant_draft_each_step_once(pg_url: str) ->
     engine = make_engine(pg_url)
     customers = overdue_customers(engine, PORTFOLIO, PLAN_AT, prefix="P")
     clean = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFIER_")}
+    clean["NOTIFIER_SECRET_KEY"] = WORKER_SECRET_KEY
     command = [sys.executable, "-m", "notifier", "--db", pg_url, "plan",
                "--at", PLAN_AT.isoformat(), "--json"]  # fmt: skip
     planners: list[subprocess.Popen[str]] = []
