@@ -27,7 +27,9 @@ from sqlmodel import Session, col
 
 from notifier import review
 from notifier.domain.items import cents_to_money, local_date, money_to_cents
+from notifier.domain.lifecycle import LIVE, Status
 from notifier.domain.policy import LimitsPolicy, Policy
+from notifier.store import reminders
 from notifier.store.models import (
     Customer,
     Dispute,
@@ -39,13 +41,11 @@ from notifier.store.models import (
     ReminderEdit,
     User,
 )
-from notifier.store.reminders import cancel
 
 # Who may set or clear the legal-authorised flag (D19: legal steps are a manager's call).
 LEGAL_DECIDERS = frozenset({"manager", "admin"})
 # Who may record a promise beyond promise_max_days (up to promise_manager_max_days).
 LONG_PROMISE_ROLES = frozenset({"manager", "admin"})
-LIVE = ("pending_approval", "approved")  # drafts not yet handed to a channel
 MAX_TEXT = 2000
 MAX_AMOUNT = Decimal("1000000000000")  # far above any real invoice; keeps cents in range
 TIMELINE_LIMIT = 500
@@ -191,7 +191,8 @@ def _cancel_live(session: Session, customer_id: str, reason: str, by: str, now: 
         .where(col(Reminder.customer_id) == customer_id, col(Reminder.status).in_(LIVE))
         .with_for_update()
     ).all()
-    session.add_all(cancel(r, reason, now, by) for r in live)
+    for r in live:
+        reminders.cancel(session, r, reason, now, by)
 
 
 def open_dispute(
@@ -298,7 +299,8 @@ def set_legal_authorised(
 def _relint_pending(session: Session, customer_id: str, policy: Policy, now: datetime) -> None:
     pending = session.scalars(
         select(Reminder).where(
-            col(Reminder.customer_id) == customer_id, col(Reminder.status) == "pending_approval"
+            col(Reminder.customer_id) == customer_id,
+            col(Reminder.status) == Status.PENDING_APPROVAL,
         )
     ).all()
     for r in pending:

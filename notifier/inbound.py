@@ -13,12 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlmodel import Session, col
 
 from notifier.consent import active_opt_outs, record_opt_out
 from notifier.domain.policy import DeliveryPolicy
-from notifier.domain.reads import Keyword, handled_by_twilio, read_reply
+from notifier.domain.reads import Keyword, Outcome, handled_by_twilio, read_reply
+from notifier.store import reminders
 from notifier.store.bulk import insert_ignoring_conflicts
 from notifier.store.models import Customer, Event, InboundMessage, Reminder
 
@@ -94,3 +95,17 @@ def _record_reply(session: Session, customer: Customer, text: str, now: datetime
         latest.replied_at = now
     data = {"text": text, "reminder_id": latest.id if latest else None}
     session.add(Event(at=now, kind="replied", customer_id=customer.id, actor="customer", data=data))
+
+
+def status_callback(
+    connection: Connection, reminder: int | None, sid: str, outcome: Outcome, reported: str,
+    error: str | None, now: datetime,
+) -> None:  # fmt: skip
+    """A provider's status callback (``reminder``: the id its signed URL names): the
+    reminder moves forward or nothing changes (a repeated, late or stray callback); a
+    number the carrier reports as unsubscribed (21610) is opted out (C3)."""
+    moved = reminders.apply_callback(connection, reminder, sid, outcome, reported, error, now)
+    if moved is not None and outcome == "failed" and error == "21610":
+        with Session(bind=connection) as session:  # joins this transaction
+            record_opt_out(session, "sms", moved.address, "provider-21610", now)
+            session.flush()

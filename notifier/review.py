@@ -12,26 +12,26 @@ from __future__ import annotations
 import html
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from notifier.domain import lifecycle
 from notifier.domain.calendar import CalendarNotPublished, WorkCalendar
+from notifier.domain.lifecycle import Status
 from notifier.domain.lint import LintProblem, lint
 from notifier.domain.policy import Channel, Policy
 from notifier.render import sms_segments
-from notifier.store.models import Customer, Event, Reminder, ReminderEdit, User
+from notifier.store import reminders as store
+from notifier.store.models import Customer, Reminder, ReminderEdit, User
 from notifier.sweeps.compose import facts_from_json
 from notifier.sweeps.slotting import RESLOT_DAYS, reslot
 from notifier.users import decider_problem
 
-STATUSES = (
-    "pending_approval", "approved", "rejected", "sending", "sent", "delivered", "failed",
-    "unknown", "cancelled", "expired",
-)  # fmt: skip
+STATUSES = lifecycle.STATUSES  # kept for callers of review.STATUSES
 
 
 class ReviewError(Exception):
@@ -169,11 +169,6 @@ def _get(session: Session, reminder_id: int) -> Reminder:
     return reminder
 
 
-def _touch(r: Reminder, now: datetime) -> None:
-    r.updated_at = now
-    r.version += 1
-
-
 def approve(
     session: Session,
     ids: Sequence[int],
@@ -186,22 +181,13 @@ def approve(
     check_decider(session, reviewer)
     reminders = [_get(session, i) for i in ids]
     for r in reminders:
-        if r.status != "pending_approval":
+        if r.status not in lifecycle.APPROVE.sources:
             raise ReviewError(f"draft {r.id} is {r.status}, only pending drafts can be approved")
         if r.lint:
             raise LintRefused(r.id or 0, r.lint)
     for r in reminders:
-        r.status = "approved"
-        r.decided_by = reviewer
-        r.decided_at = now
-        _touch(r, now)
         moved = _reslot_if_passed(session, r, now, policy, calendar)
-        data: dict[str, Any] = {"reminder_id": r.id}
-        if moved:
-            data["moved_to"] = moved
-        session.add(
-            Event(at=now, kind="approved", customer_id=r.customer_id, actor=reviewer, data=data)
-        )
+        store.approve(session, r, reviewer, now, moved_to=moved)
     return reminders
 
 
@@ -213,8 +199,7 @@ def approve_all_pending(
     rules are left pending and reported, the rest approved."""
     check_decider(session, reviewer)
     base = f or DraftFilter()
-    drafts = list_drafts(session, DraftFilter(**{**base.__dict__, "status": "pending_approval",
-                                                 "limit": 1_000_000}))  # fmt: skip
+    drafts = list_drafts(session, replace(base, status=Status.PENDING_APPROVAL, limit=1_000_000))
     clean = [r.id for r in drafts if not r.lint and r.id is not None]
     skipped = [(r.id or 0, "; ".join(r.lint)) for r in drafts if r.lint]
     return approve(session, clean, reviewer, now, policy, calendar), skipped
@@ -244,15 +229,9 @@ def reject(
     if not reason.strip():
         raise InvalidText("a rejection needs a reason")
     r = _get(session, reminder_id)
-    if r.status not in ("pending_approval", "approved"):
+    if r.status not in lifecycle.REJECT.sources:
         raise ReviewError(f"draft {r.id} is {r.status} and can no longer be rejected")
-    r.status = "rejected"
-    r.decided_by = reviewer
-    r.decided_at = now
-    r.reason = reason.strip()
-    _touch(r, now)
-    session.add(Event(at=now, kind="rejected", customer_id=r.customer_id, actor=reviewer,
-                      data={"reminder_id": r.id, "reason": r.reason}))  # fmt: skip
+    store.reject(session, r, reviewer, reason.strip(), now)
     return r
 
 
@@ -297,7 +276,7 @@ def edit(
     content rules. The edit is kept with before and after (D13)."""
     check_decider(session, reviewer)
     r = _get(session, reminder_id)
-    if r.status != "pending_approval":
+    if r.status != Status.PENDING_APPROVAL:
         raise ReviewError(f"draft {r.id} is {r.status}; only pending drafts can be edited")
     if expected_version is not None and expected_version != r.version:
         raise ReviewError(f"draft {r.id} changed meanwhile (version {r.version}); reload it")
@@ -312,16 +291,9 @@ def edit(
     problems, segments = check_text(session, r, body, new_subject, policy)
     if problems:
         raise LintRefused(reminder_id, problems)
-    session.add(ReminderEdit(reminder_id=r.id or 0, edited_by=reviewer, edited_at=now,
-                             subject_before=r.subject, subject_after=new_subject,
-                             body_before=r.body, body_after=body))  # fmt: skip
-    session.add(Event(at=now, kind="edited", customer_id=r.customer_id, actor=reviewer,
-                      data={"reminder_id": r.id}))  # fmt: skip
-    r.body, r.subject, r.segments = body, new_subject, segments
-    if r.channel == "email":
-        r.html = text_to_html(body)  # the HTML part follows the reviewer's text
-    r.lint = []
-    _touch(r, now)
+    html = text_to_html(body) if r.channel == "email" else None  # follows the reviewer's text
+    store.edit_text(session, r, reviewer, now, body=body, subject=new_subject, html=html,
+                    segments=segments)  # fmt: skip
     return r
 
 

@@ -53,6 +53,9 @@ BOTH_STORES = frozenset(
         "test_instalment_plans",
         "test_cli_queue",
         "test_review_races",
+        "test_reminder_store",
+        "test_safe_replays",
+        "test_escalation",
     )
 )
 

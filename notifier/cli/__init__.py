@@ -7,7 +7,8 @@ takes ``now`` as an argument, and ``--at`` replays any instant.
 
 - ``data.py``: init, import, explain, report aging
 - ``queue.py``: plan, drafts, approve, reject, edit
-- ``delivery.py``: deliver, fallback
+- ``delivery.py``: deliver, fallback, expire (``replay.py``: --dry-run and the replay check)
+- ``customer.py``: escalate, deescalate
 - ``service.py``: serve, worker, user add, token create
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import os
 import sys
 
+import notifier.cli.customer
 import notifier.cli.data
 import notifier.cli.delivery
 import notifier.cli.queue
@@ -25,6 +27,7 @@ from notifier.cli.failures import describe
 from notifier.cli.shell import InvalidInput, Shell, err
 from notifier.customers import CustomerError
 from notifier.domain.bounds import OutOfBounds
+from notifier.domain.lifecycle import IllegalTransition
 from notifier.plans import PlanError
 from notifier.review import ReviewError
 from notifier.settings import ConfigError
@@ -32,7 +35,7 @@ from notifier.users import UserError
 
 # What a user can act on: printed as it is (the services write these messages for people).
 EXPECTED = (InvalidInput, ConfigError, ReviewError, UserError, CustomerError, PlanError,
-            OutOfBounds)  # fmt: skip
+            OutOfBounds, IllegalTransition)  # fmt: skip
 
 
 def main() -> None:

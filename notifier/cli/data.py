@@ -6,6 +6,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -108,8 +109,17 @@ def explain(
 def report_aging(
     ctx: typer.Context,
     at: Annotated[
-        str | None, typer.Option("--at", help="Report date YYYY-MM-DD (default: today).")
+        str | None,
+        typer.Option(
+            "--at",
+            help="Report date YYYY-MM-DD (its end in --zone) or instant ISO 8601 with offset "
+            "(default: now). Each customer is aged on its own local date then.",
+        ),
     ] = None,
+    zone: Annotated[
+        str,
+        typer.Option("--zone", help="Reference zone the report's instant is stated in."),
+    ] = aging_report.REFERENCE_ZONE,
     format_: Annotated[
         Literal["table", "csv", "json"], typer.Option("--format", help="Output format.")
     ] = "table",
@@ -122,13 +132,21 @@ def report_aging(
 ) -> None:
     """Aging report (D26): open items by days overdue, penalty so far, red > 30 days."""
     shell = shell_of(ctx)
-    day = parse_day(at, shell.policy.limits)
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise typer.BadParameter(f"{zone!r} is not a time zone, e.g. Asia/Shanghai") from exc
+    instant = (
+        parse_instant(at, shell.policy.limits)
+        if at is None or "T" in at
+        else aging_report.end_of_day(parse_day(at, shell.policy.limits), zone)
+    )
     with unit_of_work(shell.ready_engine()) as session:
-        rows = aging_report.build_aging(session, day, shell.policy, settled_days)
+        rows = aging_report.build_aging(session, instant, shell.policy, settled_days, zone)
     totals = aging_report.totals(rows, shell.policy)
     if format_ == "csv":
         sys.stdout.write(aging_report.to_csv(rows))
     elif format_ == "json":
-        print(aging_report.to_json(rows, totals, day))
+        print(aging_report.to_json(rows, totals, instant, shell.policy, zone))
     else:
-        aging_report.print_table(out, rows, totals, day, shell.policy)
+        aging_report.print_table(out, rows, totals, instant, shell.policy, zone)

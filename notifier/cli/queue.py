@@ -18,9 +18,11 @@ from sqlmodel import Session
 
 from notifier import review
 from notifier.cli.app import app
+from notifier.cli.replay import DryRunOption, as_json, note, run_sweep
 from notifier.cli.shell import AtOption, InvalidInput, err, out, parse_instant, shell_of
 from notifier.store.db import unit_of_work
 from notifier.store.models import User
+from notifier.sweeps.plan import PlanReport
 from notifier.sweeps.plan import plan as plan_sweep
 from notifier.users import decider_problem
 
@@ -58,14 +60,19 @@ def plan(
     ctx: typer.Context,
     at: AtOption = None,
     json_: Annotated[bool, typer.Option("--json", help="Print the sweep report as JSON.")] = False,
+    dry_run: DryRunOption = False,
 ) -> None:
     """Run the planning sweep as at --at: draft the due step of every customer for its
-    earliest contact slot within the planning horizon."""
+    earliest contact slot within the planning horizon. An --at earlier than the newest
+    planning run is refused unless --dry-run."""
     shell = shell_of(ctx)
-    now = parse_instant(at)
-    report = plan_sweep(shell.ready_engine(), now, shell.sweep_context, force=True)
+    report, now = run_sweep(
+        shell, "plan", at, dry_run,
+        lambda engine, now: plan_sweep(engine, now, shell.sweep_context, force=True),
+        PlanReport.as_dict,
+    )  # fmt: skip
     if json_:
-        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        print(json.dumps(as_json(report.as_dict(), dry_run), ensure_ascii=False, indent=2))
         return
     channels = ", ".join(f"{n} {c}" for c, n in sorted(report.by_channel.items())) or "none"
     out.print(
@@ -77,6 +84,7 @@ def plan(
         out.print(f"  skipped {n}: {reason}")
     for problem in report.problems:
         err.print(f"warning: {problem}", markup=False, highlight=False)
+    note(dry_run)
 
 
 @app.command()

@@ -1,6 +1,11 @@
 """D26: the aging report: per item issue date, due date, days overdue and penalty so far,
 in buckets 0-30 / 31-60 / 61-90 / 90+ (bounds from the policy); red beyond 30 days,
-green once settled."""
+green once settled.
+
+Each customer is aged on its own local date (D11), from its standing: an item's
+``outstanding`` is all it still owes, ``paused`` the part of that an open dispute sets
+aside (D22), and the penalty is the standing's, on the undisputed part. Totals are per
+currency: amounts in different currencies are never added."""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ from decimal import Decimal
 from notifier.domain.items import Item
 from notifier.domain.penalty import penalty_so_far
 from notifier.domain.policy import AgingPolicy
+from notifier.domain.position import ZERO, open_item
+from notifier.domain.standing import Standing
 
 NOT_DUE = "not_due"
 SETTLED = "settled"
@@ -52,6 +59,8 @@ class AgingRow:
     bucket: str
     settled_on: date | None
     colour: str | None  # what the seed asks: green for settled, red beyond 30 days overdue
+    paused: Decimal = ZERO  # of ``outstanding``, what an open dispute sets aside (D22)
+    as_of: date | None = None  # the customer's own local date the row is aged on
 
 
 def colour_for(bucket: str, days_overdue: int, policy: AgingPolicy) -> str | None:
@@ -77,23 +86,26 @@ def aging_rows(
     default_rate: Decimal,
     settled_since: date | None = None,
 ) -> list[AgingRow]:
-    """Rows for one customer's items as of ``today``: every open item, plus items settled
-    on or after ``settled_since`` (None: no settled items)."""
+    """Rows for one customer's items as of its ``today``: every open item, plus items
+    settled on or after ``settled_since`` (None: no settled items)."""
     rows = []
     for item in items:
         if item.issued_on > today:
             continue
         settled = item.settled_on()
+        paused = ZERO
         if settled is not None and settled <= today:
             if settled_since is None or settled < settled_since:
                 continue
             outstanding, days, bucket = Decimal("0.00"), 0, SETTLED
             penalty = penalty_so_far(item, settled, default_rate)
         else:
-            outstanding = item.outstanding_on(today)
-            days = item.days_overdue(today)
+            owed = open_item(item, today, default_rate)  # as the standing counts it
+            if owed is None:
+                continue
+            outstanding, paused = owed.outstanding + owed.paused, owed.paused
+            days, penalty = owed.days_overdue, owed.penalty
             bucket = bucket_for(days, policy)
-            penalty = penalty_so_far(item, today, default_rate)
         rows.append(
             AgingRow(
                 customer_id,
@@ -110,9 +122,23 @@ def aging_rows(
                 bucket,
                 settled,
                 colour_for(bucket, days, policy),
+                paused,
+                today,
             )
         )
     return rows
+
+
+def aging_of(
+    st: Standing,
+    customer_name: str,
+    collector: str | None,
+    policy: AgingPolicy,
+    settled_since: date | None = None,
+) -> list[AgingRow]:
+    """The aging rows of one customer's standing, on the customer's own day."""
+    return aging_rows(st.customer.id, customer_name, collector, st.items, st.today, policy,
+                      st.policy.penalty.default_daily_rate, settled_since)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -121,14 +147,29 @@ class BucketTotal:
     items: int
     outstanding: Decimal
     penalty: Decimal
+    currency: str = ""
+    paused: Decimal = ZERO
 
 
-def bucket_totals(rows: Iterable[AgingRow], policy: AgingPolicy) -> list[BucketTotal]:
-    order = (NOT_DUE, *bucket_labels(policy), SETTLED)
-    totals = {b: BucketTotal(b, 0, Decimal("0.00"), Decimal("0.00")) for b in order}
+def bucket_order(policy: AgingPolicy) -> tuple[str, ...]:
+    return (NOT_DUE, *bucket_labels(policy), SETTLED)
+
+
+def bucket_totals(
+    rows: Iterable[AgingRow], policy: AgingPolicy, currencies: Iterable[str] = ()
+) -> list[BucketTotal]:
+    """Every bucket of every currency present (and of ``currencies``), by currency then
+    bucket: amounts are summed within a currency only."""
+    rows = list(rows)
+    totals: dict[tuple[str, str], BucketTotal] = {
+        (cur, b): BucketTotal(b, 0, ZERO, ZERO, cur)
+        for cur in sorted({r.currency for r in rows} | set(currencies))
+        for b in bucket_order(policy)
+    }
     for row in rows:
-        t = totals[row.bucket]
-        totals[row.bucket] = BucketTotal(
-            t.bucket, t.items + 1, t.outstanding + row.outstanding, t.penalty + row.penalty
-        )
+        t = totals[(row.currency, row.bucket)]
+        totals[(row.currency, row.bucket)] = BucketTotal(
+            t.bucket, t.items + 1, t.outstanding + row.outstanding, t.penalty + row.penalty,
+            t.currency, t.paused + row.paused,
+        )  # fmt: skip
     return list(totals.values())

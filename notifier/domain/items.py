@@ -6,7 +6,7 @@ that had not happened yet. Money is Decimal in the item's currency.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
@@ -44,7 +44,8 @@ class Item:
     currency: str = "CNY"
     payments: tuple[PaymentFact, ...] = ()
     penalty_rate_daily: Decimal | None = None
-    disputed: bool = False
+    disputed: bool = False  # an open dispute (D22)
+    disputed_amount: Decimal | None = None  # the part it sets aside; None: the whole item
     payment_url: str | None = None
 
     def paid_by(self, day: date) -> Decimal:
@@ -56,6 +57,24 @@ class Item:
 
     def is_open(self, day: date) -> bool:
         return self.issued_on <= day and self.outstanding_on(day) > 0
+
+    @property
+    def set_aside(self) -> Decimal:
+        """D22: the part of the amount an open dispute pauses (all of it without an amount)."""
+        if not self.disputed:
+            return Decimal(0)
+        if self.disputed_amount is None:
+            return self.amount
+        return min(self.disputed_amount, self.amount)
+
+    def undisputed(self) -> Item:
+        """The part still collected (D22): the amount less what a dispute sets aside.
+        Payments count against this part first: a customer who pays what it does not
+        dispute owes nothing more until the dispute is resolved."""
+        aside = self.set_aside
+        if not aside:
+            return self
+        return replace(self, amount=self.amount - aside, disputed=False, disputed_amount=None)
 
     def settled_on(self) -> date | None:
         """The day the payments first covered the whole amount, if they have."""

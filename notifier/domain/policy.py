@@ -354,6 +354,20 @@ class SecurityPolicy(_Strict):
     tracking_token_days: int = Field(90, ge=1, le=3660)
 
 
+class EscalationPolicy(_Strict):
+    """D4: who takes over an escalated customer from its collector: the manager named for
+    that collector, else the default ``manager``. With neither, the customer stays with
+    its collector (the escalation event says so)."""
+
+    manager: str | None = Field(None, min_length=1, max_length=64)
+    managers: dict[str, str] = {}  # collector -> that collector's manager
+
+    def manager_for(self, collector: str | None) -> str | None:
+        if collector is not None and collector in self.managers:
+            return self.managers[collector]
+        return self.manager
+
+
 class Creditor(_Strict):
     """Who the messages come from, per locale."""
 
@@ -383,4 +397,5 @@ class Policy(_Strict):
     lint: LintPolicy = LintPolicy()
     limits: LimitsPolicy = LimitsPolicy()
     security: SecurityPolicy = SecurityPolicy()
+    escalation: EscalationPolicy = EscalationPolicy()
     creditor: Creditor = Creditor(name={"zh-CN": "notifier", "en": "notifier"}, contact="")

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Literal
 
+from notifier.domain.lifecycle import callback_moves
 from notifier.domain.policy import DeliveryPolicy
 
 
@@ -43,11 +44,6 @@ def is_machine_open(
     return False
 
 
-# Twilio's message statuses, by how far along they are; ours follow the same order.
-_RANK = {
-    "accepted": 0, "queued": 0, "scheduled": 0, "sending": 1, "sent": 2,
-    "delivered": 3, "read": 3, "undelivered": 3, "failed": 3,
-}  # fmt: skip
 Outcome = Literal["sent", "delivered", "failed"]
 
 
@@ -64,12 +60,9 @@ def callback_outcome(provider_status: str) -> Outcome | None:
 
 
 def moves_forward(current: str, new: Outcome) -> bool:
-    """May a reminder in status ``current`` take status ``new`` from a callback?"""
-    if current in ("delivered", "failed"):
-        return False  # final: the first final status stays
-    if current in ("sending", "sent", "unknown"):
-        return _RANK[new] > _RANK.get(current, 1) or current == "unknown"
-    return False  # not sent by us (pending, cancelled, ...): a stray callback
+    """May a reminder in status ``current`` take status ``new`` from a callback? The
+    lifecycle's rule: only one handed over and not final, only forward."""
+    return callback_moves(current, new)
 
 
 Keyword = Literal["stop", "start"]

@@ -13,13 +13,22 @@ computed from local wall-clock times each day, so 19:00 stays 19:00 local across
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from notifier.domain.calendar import WorkCalendar
-from notifier.domain.policy import AllowedHours, Policy, QuietHoursPolicy, Window, WindowPolicy
+from notifier.domain.caps import within_caps
+from notifier.domain.policy import (
+    AllowedHours,
+    Channel,
+    Policy,
+    QuietHoursPolicy,
+    Window,
+    WindowPolicy,
+)
 
 SEARCH_DAYS = 60  # how far ahead `next_slot` looks (a Golden Week is 8 days off)
 
@@ -130,3 +139,36 @@ def contact_allowed(
     allowed = quiet_hours.for_country(country)
     local = at.astimezone(ZoneInfo(zone)).time().replace(tzinfo=None)
     return allowed.start <= local < allowed.end
+
+
+class Placed(Protocol):
+    """Where a customer is, for slotting: a mapped ``Customer`` or a plain row."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def country(self) -> str: ...
+
+
+def slot_for(
+    customer: Placed,
+    channel: Channel,
+    start: datetime,
+    end: datetime,
+    *,
+    policy: Policy,
+    calendar: WorkCalendar,
+    taken: Sequence[datetime] = (),
+) -> Slot | None:
+    """The first slot starting in [start, end) whose window carries ``channel`` and that
+    the caps allow (C2), given the customer's other messages on that channel at ``taken``."""
+    windows = {w.name for w in windows_for(customer.kind, policy.windows) if channel in w.channels}
+    for slot in slots_between(
+        start, end, kind=customer.kind, zone=customer.timezone, country=customer.country,
+        policy=policy, calendar=calendar,
+    ):  # fmt: skip
+        if slot.window in windows and within_caps(slot.start, taken, channel, policy.caps):
+            return slot
+    return None

@@ -51,9 +51,10 @@ class StageResult:
 def customer_stage(items: Iterable[Item], today: date, policy: StagePolicy) -> StageResult:
     """The stage of the customer's oldest open item (earliest due date) on ``today``.
 
-    Disputed items are paused (D22) and do not set the stage.
+    What an open dispute sets aside is paused (D22): a wholly disputed item does not set
+    the stage, a partly disputed one does while its undisputed part is owed.
     """
-    open_items = [i for i in items if i.is_open(today) and not i.disputed]
+    open_items = [i for i in items if i.undisputed().is_open(today)]
     if not open_items:
         return StageResult("settled", 0, None)
     oldest = min(open_items, key=lambda i: (i.due_on, i.id))

@@ -69,7 +69,11 @@ def upsert(
     # A flag about a phone number is about that number: a new number starts clean.
     track_phone = "phone" in keys and "phone_invalid" in table.c
     stored_keys = [*keys, "phone_invalid"] if track_phone else keys
-    query = select(table.c.id, *(table.c[key] for key in stored_keys))
+    # D4: an escalated customer stays with the manager who took it over; the ERP's
+    # collector in a re-import does not hand it back (a de-escalation does).
+    keep_owner = "collector" in keys and "escalated_at" in table.c
+    extra = [table.c.escalated_at] if keep_owner else []
+    query = select(table.c.id, *(table.c[key] for key in stored_keys), *extra)
     set_keys = [*stored_keys, "updated_at"]
     statement = (
         update(table)
@@ -86,6 +90,8 @@ def upsert(
         updates: list[dict[str, Any]] = []
         for row in chunk:
             old = stored.get(row["id"])
+            if old is not None and keep_owner and old["escalated_at"] is not None:
+                row = {**row, "collector": old["collector"]}
             if old is None:
                 inserts.append({**row, "created_at": now, "updated_at": now})
             elif any(old[key] != row[key] for key in keys):

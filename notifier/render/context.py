@@ -11,7 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
+
+from notifier.domain.due_dates import DueOnDate, due_on_dates
 
 # Seed 003: three instalments, the first one 30 % of the total, the other two equal.
 INSTALMENT_FIRST_SHARE = Decimal("0.30")
@@ -26,9 +29,10 @@ class ItemLine:
     issued_on: date
     due_on: date
     days_overdue: int  # negative before the due date, 0 on it
-    outstanding: Decimal
-    penalty: Decimal
+    outstanding: Decimal  # the undisputed part still owed: what the message asks for
+    penalty: Decimal  # on that part
     currency: str
+    paused: Decimal = Decimal("0.00")  # set aside by an open dispute (D22), not asked for
 
     @property
     def is_overdue(self) -> bool:
@@ -65,6 +69,11 @@ class MessageContext:
     offer_waiver_percent: int
     offer_pay_by: date
     final_days: int
+    pre_due_days: int = 3  # the pre-due window (D5): the policy's stages.pre_due_days
+    # In a fallback SMS (D17): the template of the e-mail's step, whose offer and pay-by
+    # rule the SMS repeats; "" when unknown (the SMS then asks for the dates offered).
+    follows: str = ""
+    as_of: date | None = None  # the customer's day the facts are computed for
 
     @property
     def is_business(self) -> bool:
@@ -83,6 +92,20 @@ class MessageContext:
         """The first item not yet past its due date (the one a pre-due reminder is about)."""
         upcoming = [i for i in self.items if not i.is_overdue]
         return min(upcoming, key=lambda i: (i.due_on, i.invoice_id)) if upcoming else None
+
+    @cached_property
+    def due_dates(self) -> tuple[DueOnDate, ...]:
+        """What falls due on each coming date of the pre-due window, nearest first (the
+        nearest date alone when none is in the window): a text about coming dates names
+        these totals, not one invoice's amount."""
+        return due_on_dates(self.items, self.pre_due_days)
+
+    @property
+    def due_soon_total(self) -> Decimal | None:
+        """The total of ``due_dates``; None when they are in several currencies."""
+        if len({d.currency for d in self.due_dates}) != 1:
+            return None
+        return sum((d.amount for d in self.due_dates), Decimal("0.00"))
 
     @property
     def waived_penalty(self) -> Decimal:
@@ -119,7 +142,7 @@ class MessageContext:
 
 
 DERIVED = (
-    "is_business", "open_count", "overdue_items", "next_due", "waived_penalty",
-    "penalty_after_waiver", "total_with_penalty", "overdue_with_penalty",
+    "is_business", "open_count", "overdue_items", "next_due", "due_dates", "due_soon_total",
+    "waived_penalty", "penalty_after_waiver", "total_with_penalty", "overdue_with_penalty",
     "instalment_first", "instalment_rest",
 )  # fmt: skip

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
-from functools import cache
+from functools import cache, lru_cache
 
 from babel import Locale
 from babel.dates import format_date
@@ -41,7 +41,13 @@ def _parsed(locale: str) -> Locale:
 
 def format_money(amount: Decimal, currency: str, locale: str) -> str:
     """Rounded to the cent half-even, as the linter rounds the amounts it accepts."""
-    value = Decimal(amount).quantize(CENT, rounding=ROUND_HALF_EVEN)
+    return _money(Decimal(amount).quantize(CENT, rounding=ROUND_HALF_EVEN), currency, locale)
+
+
+@lru_cache(maxsize=4096)
+def _money(value: Decimal, currency: str, locale: str) -> str:
+    """Babel's formatting was most of a message's rendering time; one e-mail prints each
+    amount several times (text, HTML, statement), so a small cache answers most calls."""
     return str(format_currency(value, currency, locale=_parsed(locale)))
 
 

@@ -1,49 +1,81 @@
-"""D26: the aging report over the whole portfolio, as a table, CSV or JSON."""
+"""D26: the aging report over the whole portfolio, as a table, CSV or JSON.
+
+The report is taken at one instant; each customer is aged on its own local date at that
+instant (its standing's day), so a New York and a Beijing customer may be a day apart, as
+on their own pages. The report names its instant in a reference zone (the operator's, by
+default the customers' default zone). A report asked for a calendar day is taken at the
+end of that day in the reference zone. Totals are per currency.
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
 from sqlmodel import Session
 
-from notifier.domain.aging import AgingRow, BucketTotal, aging_rows, bucket_totals, late_buckets
+from notifier.domain.aging import (
+    AgingRow,
+    BucketTotal,
+    aging_of,
+    bucket_order,
+    bucket_totals,
+    late_buckets,
+)
+from notifier.domain.items import local_date
 from notifier.domain.policy import Policy
+from notifier.domain.standing import standing_of
 from notifier.reports.export import Cell, write_csv
 from notifier.store.queries import items_for, iter_customers
 
+REFERENCE_ZONE = "Asia/Shanghai"  # the customers' default zone (D11)
 COLUMNS = (
     "customer_id", "customer_name", "collector", "invoice_id", "currency", "issued_on",
     "due_on", "days_overdue", "amount", "outstanding", "penalty", "bucket", "settled_on",
+    "paused", "as_of",
 )  # fmt: skip
 
 
+def end_of_day(day: date, zone: str) -> datetime:
+    """The last instant of ``day`` in ``zone``: a report "as of" a day counts that day."""
+    start = datetime.combine(day + timedelta(days=1), time(0), tzinfo=ZoneInfo(zone))
+    return start.astimezone(UTC) - timedelta(microseconds=1)
+
+
+def report_instant(at: date | datetime, zone: str = REFERENCE_ZONE) -> datetime:
+    return at if isinstance(at, datetime) else end_of_day(at, zone)
+
+
 def build_aging(
-    session: Session, day: date, policy: Policy, settled_days: int = 30
+    session: Session,
+    at: date | datetime,
+    policy: Policy,
+    settled_days: int = 30,
+    zone: str = REFERENCE_ZONE,
 ) -> list[AgingRow]:
-    """Every open item on ``day`` and the items settled in the ``settled_days`` before it,
-    oldest due first within each customer."""
+    """Every item open at instant ``at`` (a day: its end in ``zone``) and the items settled
+    in the ``settled_days`` before, each customer on its own local date, oldest due first
+    within each customer."""
+    instant = report_instant(at, zone)
     rows: list[AgingRow] = []
-    since = day - timedelta(days=settled_days)
     for customers in iter_customers(session):
         items = items_for(session, [c.id for c in customers])
         for c in customers:
-            rows.extend(
-                aging_rows(
-                    c.id,
-                    c.name,
-                    c.collector,
-                    items[c.id],
-                    day,
-                    policy.aging,
-                    policy.penalty.default_daily_rate,
-                    since,
-                )  # fmt: skip
-            )
+            st = standing_of(c, items[c.id], instant, policy)
+            since = st.today - timedelta(days=settled_days)
+            rows.extend(aging_of(st, c.name, c.collector, policy.aging, since))
     rows.sort(key=lambda r: (r.customer_id, r.due_on, r.invoice_id))
     return rows
+
+
+def as_of_text(at: datetime, zone: str) -> str:
+    """How a report names its instant: the reference zone's date and time, and the zone."""
+    local = at.astimezone(ZoneInfo(zone))
+    return f"{local:%Y-%m-%d %H:%M} {zone}"
 
 
 def _values(row: AgingRow) -> dict[str, str | int | None]:
@@ -61,6 +93,8 @@ def _values(row: AgingRow) -> dict[str, str | int | None]:
         "penalty": str(row.penalty),
         "bucket": row.bucket,
         "settled_on": row.settled_on.isoformat() if row.settled_on else None,
+        "paused": str(row.paused),
+        "as_of": row.as_of.isoformat() if row.as_of else None,
     }
 
 
@@ -72,24 +106,44 @@ def to_csv(rows: list[AgingRow]) -> str:
 
 def _cells(row: AgingRow) -> dict[str, Cell]:
     cells: dict[str, Cell] = dict(_values(row))
-    cells.update(amount=row.amount, outstanding=row.outstanding, penalty=row.penalty)
+    cells.update(
+        amount=row.amount, outstanding=row.outstanding, penalty=row.penalty, paused=row.paused
+    )
     return cells
 
 
-def to_json(rows: list[AgingRow], totals: list[BucketTotal], day: date) -> str:
+def by_bucket(totals: Iterable[BucketTotal], policy: Policy) -> list[dict[str, object]]:
+    """Each bucket once, its amounts per currency (never one sum across currencies)."""
+    result: dict[str, dict[str, object]] = {
+        b: {"bucket": b, "items": 0, "outstanding": {}, "paused": {}, "penalty": {}}
+        for b in bucket_order(policy.aging)
+    }
+    for t in totals:
+        entry = result[t.bucket]
+        entry["items"] = int(entry["items"]) + t.items  # type: ignore[call-overload]
+        for key, value in (("outstanding", t.outstanding), ("paused", t.paused),
+                           ("penalty", t.penalty)):  # fmt: skip
+            entry[key][t.currency] = str(value)  # type: ignore[index]
+    return list(result.values())
+
+
+def to_json(
+    rows: list[AgingRow],
+    totals: list[BucketTotal],
+    at: date | datetime,
+    policy: Policy,
+    zone: str = REFERENCE_ZONE,
+) -> str:
+    instant = report_instant(at, zone)
     return json.dumps(
         {
-            "as_of": day.isoformat(),
+            "as_of": local_date(instant, zone).isoformat(),
+            "at": instant.isoformat(),
+            "zone": zone,
+            "customers_aged_on": "each customer's own local date at the instant",
             "items": [_values(r) for r in rows],
-            "buckets": [
-                {
-                    "bucket": t.bucket,
-                    "items": t.items,
-                    "outstanding": str(t.outstanding),
-                    "penalty": str(t.penalty),
-                }
-                for t in totals
-            ],
+            "buckets": by_bucket(totals, policy),
+            "currencies": sorted({t.currency for t in totals}),
         },
         ensure_ascii=False,
         indent=2,
@@ -97,13 +151,24 @@ def to_json(rows: list[AgingRow], totals: list[BucketTotal], day: date) -> str:
 
 
 def print_table(
-    console: Console, rows: list[AgingRow], totals: list[BucketTotal], day: date, policy: Policy
+    console: Console,
+    rows: list[AgingRow],
+    totals: list[BucketTotal],
+    at: date | datetime,
+    policy: Policy,
+    zone: str = REFERENCE_ZONE,
 ) -> None:
-    table = Table(title=f"Aging report as of {day.isoformat()}", header_style="bold")
+    instant = report_instant(at, zone)
+    day = local_date(instant, zone)
+    table = Table(
+        title=f"Aging report as of {day.isoformat()} ({as_of_text(instant, zone)}; each "
+        "customer aged on its own local date)",
+        header_style="bold",
+    )
     for name, justify in (
         ("Customer", "left"), ("Collector", "left"), ("Invoice", "left"), ("Issued", "left"),
         ("Due", "left"), ("Days overdue", "right"), ("Outstanding", "right"),
-        ("Penalty so far", "right"), ("Bucket", "left"),
+        ("Paused (disputed)", "right"), ("Penalty so far", "right"), ("Bucket", "left"),
     ):  # fmt: skip
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for r in rows:
@@ -111,21 +176,23 @@ def print_table(
             f"{r.customer_id} {r.customer_name}", r.collector or "", r.invoice_id,
             r.issued_on.isoformat(), r.due_on.isoformat(),
             str(r.days_overdue) if r.bucket != "settled" else "",
-            f"{r.outstanding:,.2f} {r.currency}", f"{r.penalty:,.2f}", r.bucket,
-            style=r.colour,
+            f"{r.outstanding:,.2f} {r.currency}", f"{r.paused:,.2f}" if r.paused else "",
+            f"{r.penalty:,.2f}", r.bucket, style=r.colour,
         )  # fmt: skip
     console.print(table)
-    summary = Table(title="By bucket", header_style="bold")
-    for name in ("Bucket", "Items", "Outstanding", "Penalty so far"):
-        summary.add_column(name, justify="left" if name == "Bucket" else "right")
+    summary = Table(title="By bucket, per currency", header_style="bold")
+    for name in ("Currency", "Bucket", "Items", "Outstanding", "Paused", "Penalty so far"):
+        summary.add_column(name, justify="left" if name in ("Currency", "Bucket") else "right")
     late = late_buckets(policy.aging)
     for t in totals:
         style = "green" if t.bucket == "settled" else ("red" if t.bucket in late else None)
         summary.add_row(
-            t.bucket, str(t.items), f"{t.outstanding:,.2f}", f"{t.penalty:,.2f}", style=style
-        )
+            t.currency, t.bucket, str(t.items), f"{t.outstanding:,.2f}", f"{t.paused:,.2f}",
+            f"{t.penalty:,.2f}", style=style,
+        )  # fmt: skip
     console.print(summary)
 
 
 def totals(rows: list[AgingRow], policy: Policy) -> list[BucketTotal]:
+    """Per currency, then bucket."""
     return bucket_totals(rows, policy.aging)

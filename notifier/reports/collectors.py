@@ -4,8 +4,8 @@ what came in, how many reminders went out, and the queue status of their custome
 
 Figures, as of ``day`` (amounts per currency; money is never added across currencies):
 
-- **customers**: customers whose ``collector`` is this one (escalated ones included: the
-  customer keeps its collector; escalation is shown as a follow-up reason).
+- **customers**: customers whose ``collector`` is this one (an escalated customer is the
+  manager's who took it over, D4, and its escalation is shown as a follow-up reason).
 - **open items / outstanding**: items issued by ``day`` with something left to pay at the
   end of ``day``. A receivable rescheduled into an instalment plan (D20) is counted as its
   plan's instalments, paid oldest first by the payments on the plan's receivables since

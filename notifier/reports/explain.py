@@ -1,32 +1,37 @@
 """`notifier explain CUSTOMER [--at TS]`: everything the rules decide about one customer at
-one instant, and why: stage, open items, penalty, tier, tone, next contact slot, quiet
-hours, caps and D25 flags."""
+one instant, and why: stage, open items (disputed parts paused), penalty, totals per
+currency, tier, tone, the due step, open promises, escalation, the next contact slot per
+channel after the caps, quiet hours and D25 flags. All of it is the customer's
+``Standing`` (domain/standing.py), as the planner sees it."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import Session
+from sqlalchemy import select
+from sqlmodel import Session, col
 
 from notifier.domain.calendar import CalendarNotPublished, WorkCalendar
-from notifier.domain.flags import Flags, flags
-from notifier.domain.items import local_date
+from notifier.domain.flags import Flags
+from notifier.domain.items import cents_to_money
 from notifier.domain.penalty import describe_rate
-from notifier.domain.policy import AllowedHours, CapPolicy, Policy, TierName, Tone
-from notifier.domain.position import Position, position
-from notifier.domain.slots import Slot, contact_allowed, next_slot
-from notifier.domain.stages import StageResult, customer_stage
-from notifier.domain.tiers import TierDecision, decide_tier, tier_facts
-from notifier.domain.tone import tone_for
-from notifier.store.models import Customer
+from notifier.domain.policy import AllowedHours, CapPolicy, Policy, Tone
+from notifier.domain.position import Position
+from notifier.domain.slots import SEARCH_DAYS, Slot, contact_allowed
+from notifier.domain.stages import StageResult
+from notifier.domain.standing import EarlierReminders, PromiseFact, Standing, standing_of
+from notifier.domain.tiers import TierDecision
+from notifier.escalation import Escalated, escalation_of
+from notifier.store.models import Customer, PaymentPromise, Reminder
 from notifier.store.queries import items_for, portfolio_outstanding
+from notifier.sweeps.slotting import COUNTED
 
 
 class UnknownCustomer(LookupError):
@@ -38,18 +43,68 @@ class UnknownCustomer(LookupError):
 class Explanation:
     customer: Customer
     at: datetime
-    stage: StageResult
-    position: Position
-    tier: TierDecision
-    tone: Tone | None
-    next_slot: Slot | None
-    slot_problem: str | None
-    allowed_hours: AllowedHours
-    contact_allowed_now: bool
-    caps: CapPolicy
-    flags: Flags
-    default_rate: Decimal
-    channels: dict[str, str]
+    standing: Standing
+    handover: Escalated | None = None  # D4: who had the customer, who has it, who decided
+
+    @property
+    def stage(self) -> StageResult:
+        return self.standing.stage
+
+    @property
+    def position(self) -> Position:
+        return self.standing.position
+
+    @property
+    def tier(self) -> TierDecision:
+        return self.standing.tier
+
+    @property
+    def tone(self) -> Tone | None:
+        return self.standing.tone
+
+    @property
+    def flags(self) -> Flags:
+        return self.standing.flags
+
+    @property
+    def next_slot(self) -> Slot | None:
+        """The slot of the channel the next message would use (else the earliest of any
+        channel the customer can receive)."""
+        slots = {k: v for k, v in self.standing.next_slots.items() if isinstance(v, Slot)}
+        channel = self.standing.channel
+        if channel is not None and channel in slots:
+            return slots[channel]
+        return min(slots.values(), key=lambda s: s.start, default=None)
+
+    @property
+    def slot_problem(self) -> str | None:
+        problems = [str(v) for v in self.standing.next_slots.values()
+                    if isinstance(v, CalendarNotPublished)]  # fmt: skip
+        if problems:
+            return problems[0]
+        return None if self.next_slot is not None else "no usable channel or no free slot"
+
+    @property
+    def allowed_hours(self) -> AllowedHours:
+        return self.standing.policy.quiet_hours.for_country(self.customer.country)
+
+    @property
+    def contact_allowed_now(self) -> bool:
+        c = self.customer
+        return contact_allowed(self.at, zone=c.timezone, country=c.country,
+                               quiet_hours=self.standing.policy.quiet_hours)  # fmt: skip
+
+    @property
+    def caps(self) -> CapPolicy:
+        return self.standing.policy.caps
+
+    @property
+    def default_rate(self) -> Decimal:
+        return self.standing.policy.penalty.default_daily_rate
+
+    @property
+    def channels(self) -> dict[str, str]:
+        return _channels(self.customer)
 
 
 def _channels(c: Customer) -> dict[str, str]:
@@ -60,54 +115,88 @@ def _channels(c: Customer) -> dict[str, str]:
     return {"sms": sms, "email": email}
 
 
+def promise_facts(session: Session, customer_id: str) -> list[PromiseFact]:
+    return [
+        PromiseFact(p.id, p.promised_on, p.status, p.recorded_at,
+                    None if p.amount_cents is None else cents_to_money(p.amount_cents))
+        for p in session.scalars(
+            select(PaymentPromise).where(col(PaymentPromise.customer_id) == customer_id)
+        )
+    ]  # fmt: skip
+
+
+def earlier_reminders(session: Session, customer_id: str, at: datetime) -> EarlierReminders:
+    """The steps drafted per cycle, and the messages near the slot search that count
+    under the caps (as the planner reads them)."""
+    drafted: dict[str, set[str]] = {}
+    taken: dict[str, list[datetime]] = {}
+    since, until = at - timedelta(days=7), at + timedelta(days=SEARCH_DAYS + 7)
+    for r in session.execute(
+        select(col(Reminder.cycle), col(Reminder.step), col(Reminder.channel),
+               col(Reminder.status), col(Reminder.slot_start))
+        .where(col(Reminder.customer_id) == customer_id)
+    ):  # fmt: skip
+        drafted.setdefault(r.cycle, set()).add(r.step)
+        if r.status in COUNTED and since <= r.slot_start <= until:
+            taken.setdefault(r.channel, []).append(r.slot_start)
+    return EarlierReminders(drafted, taken)
+
+
+def standing_for(
+    session: Session, customer: Customer, at: datetime, policy: Policy, calendar: WorkCalendar
+) -> Standing:
+    """One customer's standing read from the store, as the planner would see it."""
+    memo: dict[date, Decimal] = {}
+
+    def portfolio(day: date) -> Decimal:
+        if day not in memo:
+            memo[day] = portfolio_outstanding(session, day)
+        return memo[day]
+
+    return standing_of(
+        customer, items_for(session, [customer.id])[customer.id], at, policy, calendar,
+        promises=promise_facts(session, customer.id),
+        reminders=earlier_reminders(session, customer.id, at), portfolio=portfolio,
+    )  # fmt: skip
+
+
 def explain(
     session: Session, customer_id: str, at: datetime, policy: Policy, calendar: WorkCalendar
 ) -> Explanation:
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise UnknownCustomer(customer_id)
-    today = local_date(at, customer.timezone)
-    items = items_for(session, [customer.id])[customer.id]
-    stage = customer_stage(items, today, policy.stages)
-    facts = tier_facts(items, today, policy.tiers, portfolio_outstanding(session, today))
-    hand_set: TierName | None = customer.tier if customer.tier_hand_set else None  # type: ignore[assignment]
-    tier = decide_tier(facts, policy.tiers, hand_set)
-    slot: Slot | None = None
-    problem: str | None = None
-    try:
-        slot = next_slot(
-            at, kind=customer.kind, zone=customer.timezone, country=customer.country,
-            policy=policy, calendar=calendar,
-        )  # fmt: skip
-    except CalendarNotPublished as exc:
-        problem = str(exc)
-    return Explanation(
-        customer=customer,
-        at=at,
-        stage=stage,
-        position=position(items, today, policy.penalty.default_daily_rate),
-        tier=tier,
-        tone=tone_for(stage.reminder_stage, tier.tier, policy.tone),
-        next_slot=slot,
-        slot_problem=problem,
-        allowed_hours=policy.quiet_hours.for_country(customer.country),
-        contact_allowed_now=contact_allowed(
-            at, zone=customer.timezone, country=customer.country, quiet_hours=policy.quiet_hours
-        ),
-        caps=policy.caps,
-        flags=flags(items, today, policy.flags),
-        default_rate=policy.penalty.default_daily_rate,
-        channels=_channels(customer),
-    )
+    st = standing_for(session, customer, at, policy, calendar)
+    st.tier, st.flags, st.next_slots  # noqa: B018  (worked out while the session is open)
+    handover = escalation_of(session, customer)
+    return Explanation(customer=customer, at=at, standing=st, handover=handover)
+
+
+def _handover(h: Escalated | None) -> dict[str, str | None]:
+    if h is None or not h.recorded:
+        return {}
+    return {"by": h.by, "from_collector": h.from_collector, "to": h.to, "note": h.note}
 
 
 def _local(dt: datetime, zone: str) -> str:
     return dt.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z (%a)")
 
 
+def _slot_dict(slot: Slot) -> dict[str, str]:
+    return {
+        "window": slot.window,
+        "start": slot.start.isoformat(),
+        "end": slot.end.isoformat(),
+        "local_start": slot.local_start.isoformat(),
+    }
+
+
 def as_dict(e: Explanation) -> dict[str, Any]:
     c = e.customer
+    st = e.standing
     slot = e.next_slot
+    due = st.due
+    escalation = st.escalation
     return {
         "customer_id": c.id,
         "name": c.name,
@@ -118,7 +207,7 @@ def as_dict(e: Explanation) -> dict[str, Any]:
         "collector": c.collector,
         "legal_authorised": c.legal_authorised,
         "at": e.at.astimezone(UTC).isoformat(),
-        "local_date": local_date(e.at, c.timezone).isoformat(),
+        "local_date": st.today.isoformat(),
         "stage": e.stage.stage,
         "days_overdue": e.stage.days_overdue,
         "oldest_item": e.stage.oldest_item_id,
@@ -129,27 +218,55 @@ def as_dict(e: Explanation) -> dict[str, Any]:
                 "due_on": o.item.due_on.isoformat(),
                 "days_overdue": o.days_overdue,
                 "outstanding": str(o.outstanding),
+                "paused": str(o.paused),
                 "penalty": str(o.penalty),
                 "penalty_rate_daily": str(o.item.penalty_rate_daily or e.default_rate),
                 "disputed": o.item.disputed,
             }
-            for o in e.position.open_items
+            for o in e.position.lines
         ],
         "total_outstanding": str(e.position.total_outstanding),
         "total_overdue": str(e.position.total_overdue),
         "penalty_so_far": str(e.position.total_penalty),
+        "totals": {
+            cur: {
+                "outstanding": str(t.outstanding),
+                "overdue": str(t.overdue),
+                "penalty": str(t.penalty),
+                "paused": str(t.paused),
+            }
+            for cur, t in st.totals.items()
+        },  # fmt: skip
         "tier": e.tier.tier,
         "tier_hand_set": e.tier.hand_set,
         "tier_computed": e.tier.computed,
         "tier_reasons": list(e.tier.reasons),
         "tone": e.tone,
-        "next_slot": None
-        if slot is None
+        "due_step": None
+        if due is None
+        else {"step": due.step.name, "firmer_by": due.firmer_by, "channel": st.channel},
+        "paused_by": st.paused_by,
+        "promises": [
+            {
+                "id": p.id,
+                "promised_on": p.promised_on.isoformat(),
+                "amount": None if p.amount is None else str(p.amount),
+            }
+            for p in st.promises.open
+        ],  # fmt: skip
+        "broken_promises": st.promises.broken,
+        "escalation": None
+        if escalation.at is None
         else {
-            "window": slot.window,
-            "start": slot.start.isoformat(),
-            "end": slot.end.isoformat(),
-            "local_start": slot.local_start.isoformat(),
+            "at": escalation.at.astimezone(UTC).isoformat(),
+            "reason": escalation.reason,
+            **_handover(e.handover),
+        },
+        "escalation_due": escalation.due,
+        "next_slot": None if slot is None else _slot_dict(slot),
+        "next_slots": {
+            channel: _slot_dict(v) if isinstance(v, Slot) else None
+            for channel, v in st.next_slots.items()
         },
         "slot_problem": e.slot_problem,
         "allowed_hours": f"{e.allowed_hours.start:%H:%M}-{e.allowed_hours.end:%H:%M}",
@@ -168,6 +285,7 @@ def to_json(e: Explanation) -> str:
 
 def print_explanation(console: Console, e: Explanation) -> None:
     c = e.customer
+    st = e.standing
     zone = c.timezone
     console.print(f"[bold]{c.id} {c.name}[/bold]  {c.kind}, {c.country}, {zone}, {c.locale}")
     console.print(f"collector: {c.collector or '-'}   legal-authorised: {c.legal_authorised}")
@@ -181,38 +299,68 @@ def print_explanation(console: Console, e: Explanation) -> None:
             f"is {stage.days_overdue} days past due"
         )
     pos = e.position
-    if pos.open_items:
+    if pos.lines:
         table = Table(header_style="bold")
-        for name in ("Invoice", "Due", "Days overdue", "Outstanding", "Rate/day", "Penalty"):
+        for name in ("Invoice", "Due", "Days overdue", "Outstanding", "Paused (disputed)",
+                     "Rate/day", "Penalty"):  # fmt: skip
             table.add_column(name, justify="left" if name in ("Invoice", "Due") else "right")
-        for o in pos.open_items:
+        for o in pos.lines:
             rate = o.item.penalty_rate_daily or e.default_rate
             table.add_row(
                 o.item.id + (" (disputed)" if o.item.disputed else ""), o.item.due_on.isoformat(),
                 str(o.days_overdue), f"{o.outstanding:,.2f} {o.item.currency}",
-                describe_rate(rate), f"{o.penalty:,.2f}",
+                f"{o.paused:,.2f}" if o.paused else "", describe_rate(rate), f"{o.penalty:,.2f}",
                 style="red" if o.days_overdue > 30 else None,
             )  # fmt: skip
         console.print(table)
-        cur = pos.currency or "(mixed currencies)"
+        for cur, t in st.totals.items():
+            paused = f", {t.paused:,.2f} paused by disputes (D22)" if t.paused else ""
+            console.print(
+                f"{cur}: {t.outstanding:,.2f} outstanding, {t.overdue:,.2f} overdue; "
+                f"penalty so far {t.penalty:,.2f}{paused}"
+            )
         console.print(
-            f"{len(pos.open_items)} open items totalling {pos.total_outstanding:,.2f} {cur}, "
-            f"{len(pos.overdue_items)} overdue ({pos.total_overdue:,.2f}), up to "
-            f"{pos.max_days_overdue} days; penalty so far {pos.total_penalty:,.2f} "
-            "(outstanding principal x daily rate x days overdue)"
+            f"{len(pos.open_items)} open items, {len(pos.overdue_items)} overdue, up to "
+            f"{pos.max_days_overdue} days (penalty: outstanding principal x daily rate x days "
+            "overdue, on the undisputed part)"
         )
     how = "set by hand" if e.tier.hand_set else "computed"
     console.print(f"tier: [bold]{e.tier.tier}[/bold] ({how}): " + "; ".join(e.tier.reasons))
     console.print(f"tone: {e.tone or '- (no reminder due)'}")
-    if e.next_slot is not None:
-        s = e.next_slot
-        console.print(
-            f"next contact slot ({s.window}): {_local(s.start, zone)} to "
-            f"{s.end.astimezone(ZoneInfo(zone)):%H:%M} local = "
-            f"{s.start:%Y-%m-%d %H:%M}-{s.end:%H:%M} UTC"
-        )
+    due = st.due
+    if due is not None:
+        firmer = f", {due.firmer_by} rung(s) firmer for broken promises" if due.firmer_by else ""
+        console.print(f"due step: {due.step.name} by {st.channel or 'no usable channel'}{firmer}")
     else:
-        console.print(f"[red]next contact slot: unknown: {e.slot_problem}[/red]")
+        console.print(f"due step: - ({st.paused_by or 'nothing due, or drafted already'})")
+    for p in st.promises.open:
+        amount = f" ({p.amount:,.2f})" if p.amount is not None else ""
+        console.print(f"open promise: pay by {p.promised_on.isoformat()}{amount}")
+    if st.promises.broken:
+        console.print(f"broken promises in this cycle: {st.promises.broken}")
+    escalation = st.escalation
+    if escalation.at is not None:
+        console.print(
+            f"[red]escalated[/red] {_local(escalation.at, zone)}: {escalation.reason or '-'}"
+        )
+        if e.handover is not None and e.handover.recorded:
+            h = e.handover
+            console.print(f"  from collector {h.from_collector or '-'} to {h.to or '-'}, "
+                          f"by {h.by or '-'}" + (f" ({h.note})" if h.note else ""))  # fmt: skip
+    elif escalation.due is not None:
+        console.print(f"[red]escalation due[/red]: {escalation.due}")
+    for channel, found in st.next_slots.items():
+        if isinstance(found, Slot):
+            console.print(
+                f"next contact slot {channel} ({found.window}): {_local(found.start, zone)} to "
+                f"{found.end.astimezone(ZoneInfo(zone)):%H:%M} local = "
+                f"{found.start:%Y-%m-%d %H:%M}-{found.end:%H:%M} UTC (after caps)"
+            )
+        else:
+            why = found if found is not None else f"none in {SEARCH_DAYS} days"
+            console.print(f"[red]next contact slot {channel}: unknown: {why}[/red]")
+    if not st.next_slots:
+        console.print("[red]next contact slot: none (no usable channel)[/red]")
     allowed = e.allowed_hours
     console.print(
         f"quiet hours ({c.country}): contact only {allowed.start:%H:%M}-{allowed.end:%H:%M} "

@@ -44,14 +44,13 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session, col
 
+from notifier.domain.lifecycle import AFTER_APPROVAL  # only an approved reminder has these
 from notifier.store.models import Customer, Payment, Receivable, Reminder
 
 STAGES = ("pre_due", "m1", "m2", "m3", "legal")
 CHANNELS = ("sms", "email")
 STEPS = ("drafted", "approved", "sent", "delivered", "read", "paid")
 PAID_WITHIN_DAYS = 7
-# Statuses only a reminder that was approved can have.
-AFTER_APPROVAL = ("approved", "sending", "sent", "delivered", "failed", "unknown")
 
 
 @dataclass(frozen=True)

@@ -160,8 +160,8 @@ class Instalment(SQLModel, table=True):
 
 
 class Event(SQLModel, table=True):
-    """D18: the append-only evidence log. Rows are never updated (a trigger refuses it);
-    deletion is reserved for the retention purge (C5)."""
+    """D18: the append-only evidence log. Rows are never updated nor deleted: triggers
+    refuse both (migrations 0001, 0008); the retention purge (C5) will need its own path."""
 
     __tablename__ = "events"
     __table_args__ = (Index("ix_events_customer_at", "customer_id", "at"),)
@@ -178,9 +178,8 @@ class Reminder(SQLModel, table=True):
     """One message to one customer for one cadence step of one overdue cycle (D7).
 
     The UNIQUE (customer, step, cycle) key makes every planning run idempotent: a re-run
-    or a concurrent run inserts nothing twice. Status moves forward only:
-    pending_approval -> approved | rejected | cancelled | expired;
-    approved -> sending -> sent -> delivered | failed, or unknown after a crash mid-send.
+    or a concurrent run inserts nothing twice. Its status follows ``domain/lifecycle.py``
+    and is written only by ``store/reminders.py`` (with the version and the event).
     """
 
     __tablename__ = "reminders"

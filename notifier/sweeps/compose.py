@@ -70,6 +70,7 @@ def message_context(
     policy: Policy,
     calendar: WorkCalendar,
     url: str,
+    follows: str = "",
 ) -> MessageContext:
     options, pay_by = _offered_dates(calendar, today, customer.kind == "business", customer.country)
     locale = customer.locale if customer.locale in ("zh-CN", "en") else "zh-CN"
@@ -94,6 +95,7 @@ def message_context(
                 outstanding=o.outstanding,
                 penalty=o.penalty,
                 currency=o.item.currency,
+                paused=o.paused,
             )
             for o in pos.open_items
         ),
@@ -110,6 +112,9 @@ def message_context(
         offer_waiver_percent=policy.planning.offer_waiver_percent,
         offer_pay_by=pay_by,
         final_days=policy.planning.final_days,
+        pre_due_days=policy.stages.pre_due_days,
+        follows=follows,
+        as_of=today,
     )
 
 
@@ -132,6 +137,8 @@ def lint_facts(
     amounts: list[Decimal] = [ctx.total_outstanding, ctx.total_overdue, ctx.total_penalty]
     for line in ctx.items:
         amounts += [line.outstanding, line.penalty, line.outstanding + line.penalty]
+        if line.paused:  # D22: a text may say what is set aside, never ask for it
+            amounts.append(line.paused)
     # The derived amounts the templates may print, computed where the templates get them.
     amounts += [
         ctx.waived_penalty,
@@ -141,6 +148,10 @@ def lint_facts(
         ctx.instalment_first,
         ctx.instalment_rest,
     ]
+    # What falls due on each coming date, and on all of them together (pre-due texts).
+    amounts += [d.amount for d in ctx.due_dates]
+    if ctx.due_soon_total is not None:
+        amounts.append(ctx.due_soon_total)
     dates = {*ctx.pay_options, *(i.due_on for i in ctx.items), *(i.issued_on for i in ctx.items)}
     if ctx.offer_pay_by:
         dates.add(ctx.offer_pay_by)
@@ -181,14 +192,31 @@ def facts_from_json(data: dict[str, Any], channel: Channel, legal_authorised: bo
     )
 
 
-def compose(ctx: MessageContext, channel: Channel, renderer: Renderer, policy: Policy) -> Composed:
-    facts = lint_facts(ctx, channel)
+def compose(
+    ctx: MessageContext,
+    channel: Channel,
+    renderer: Renderer,
+    policy: Policy,
+    facts: LintFacts | None = None,
+) -> Composed:
+    """The text of ``ctx`` on ``channel``, linted against ``facts`` (by default: what
+    ``ctx`` may state; a fallback SMS passes the facts of the e-mail it follows)."""
+    facts = facts or lint_facts(ctx, channel)
     max_segments = policy.planning.sms_max_segments
     if channel == "sms":
         sms = renderer.sms(ctx)
         problems = lint(sms.body, facts, policy.lint, segments=sms.segments,
                         max_segments=max_segments)  # fmt: skip
-        return Composed(None, sms.body, None, sms.segments, facts_to_json(facts), problems)
+        return Composed(None, sms.body, None, sms.segments, _stored(facts, ctx), problems)
     email = renderer.email(ctx)
     problems = lint(email.text, facts, policy.lint, subject=email.subject)
-    return Composed(email.subject, email.text, email.html, None, facts_to_json(facts), problems)
+    return Composed(email.subject, email.text, email.html, None, _stored(facts, ctx), problems)
+
+
+def _stored(facts: LintFacts, ctx: MessageContext) -> dict[str, Any]:
+    """The facts as the reminder keeps them, with the day they are as of: a fallback SMS
+    rebuilds the e-mail's message from that day (the same amounts and dates offered)."""
+    data = facts_to_json(facts)
+    if ctx.as_of is not None:
+        data["as_of"] = ctx.as_of.isoformat()
+    return data

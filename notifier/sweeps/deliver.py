@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, case, insert, select, update
+from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
 from notifier.channels import (
@@ -50,9 +50,10 @@ from notifier.channels import (
 )
 from notifier.consent import record_opt_out
 from notifier.domain.calendar import CalendarNotPublished
+from notifier.domain.lifecycle import Status
+from notifier.store import reminders
 from notifier.store.db import unit_of_work
-from notifier.store.models import Customer, Event, Reminder
-from notifier.store.reminders import cancel
+from notifier.store.models import Customer, Reminder
 from notifier.sweeps.context import SweepContext
 from notifier.sweeps.recheck import recheck_all
 from notifier.sweeps.slotting import reslot
@@ -82,25 +83,10 @@ class DeliverReport:
         }  # fmt: skip
 
 
-def _event(now: datetime, kind: str, r: Reminder, **data: Any) -> Event:
-    return Event(at=now, kind=kind, customer_id=r.customer_id, actor="delivery",
-                 data={"reminder_id": r.id, "channel": r.channel, **data})  # fmt: skip
-
-
 def mark_interrupted(engine: Engine, now: datetime) -> int:
     """``sending`` rows whose lease ran out -> ``unknown`` (never resent by themselves)."""
-    reason = "interrupted while sending: check with the provider before sending again"
     with unit_of_work(engine) as session:
-        rows = session.scalars(
-            select(Reminder).where(
-                col(Reminder.status) == "sending", col(Reminder.claimed_until) < now
-            )
-        ).all()
-        for r in rows:
-            r.status, r.reason, r.updated_at = "unknown", reason, now
-            r.version += 1
-            session.add(_event(now, "unknown", r, reason=reason))
-        return len(rows)
+        return reminders.mark_interrupted(session, now)
 
 
 def defer_missed(engine: Engine, now: datetime, ctx: SweepContext, report: DeliverReport) -> None:
@@ -108,7 +94,7 @@ def defer_missed(engine: Engine, now: datetime, ctx: SweepContext, report: Deliv
     with unit_of_work(engine) as session:
         missed = session.scalars(
             select(Reminder).where(
-                col(Reminder.status) == "approved", col(Reminder.slot_end) <= now
+                col(Reminder.status) == Status.APPROVED, col(Reminder.slot_end) <= now
             )
         ).all()
         for r in missed:
@@ -127,53 +113,18 @@ def _defer(
         slot = reslot(session, r, now, ctx.policy, ctx.calendar)
     except CalendarNotPublished as exc:
         slot, why = None, f"{why}; {exc}"
-    r.claimed_by = r.claimed_until = None
-    r.updated_at = now
-    r.version += 1
     if slot is None:
-        r.status, r.reason = "failed", f"{why}; no later slot within reach"
         report.failed += 1
-        session.add(_event(now, "failed", r, reason=r.reason))
+        reminders.fail(session, r, f"{why}; no later slot within reach", now)
         return
-    r.status, r.reason = "approved", f"{why}; moved to {slot.start.isoformat()}"
     report.deferred += 1
-    session.add(_event(now, "deferred", r, reason=why, slot_start=slot.start.isoformat()))
+    reminders.defer(session, r, slot, why, now)
 
 
 def claim(engine: Engine, now: datetime, worker: str, batch: int, lease: timedelta) -> list[int]:
     """Lease up to ``batch`` reminders whose slot is open at ``now`` to ``worker``."""
-    due = (
-        select(col(Reminder.id))
-        .where(
-            col(Reminder.status) == "approved",
-            col(Reminder.slot_start) <= now,
-            col(Reminder.slot_end) > now,
-            (col(Reminder.next_attempt_at).is_(None)) | (col(Reminder.next_attempt_at) <= now),
-            (col(Reminder.claimed_until).is_(None)) | (col(Reminder.claimed_until) < now),
-        )
-        .order_by(col(Reminder.slot_start), col(Reminder.id))
-        .limit(batch)
-        .with_for_update(skip_locked=True)  # rendered on PostgreSQL only
-    )
-    until = now + lease
     with unit_of_work(engine) as session:
-        session.execute(
-            update(Reminder)
-            .where(col(Reminder.id).in_(due.scalar_subquery()))
-            .values(claimed_by=worker, claimed_until=until)
-            .execution_options(synchronize_session=False)
-        )
-        return list(
-            session.scalars(
-                select(col(Reminder.id))
-                .where(
-                    col(Reminder.claimed_by) == worker,
-                    col(Reminder.claimed_until) == until,
-                    col(Reminder.status) == "approved",
-                )  # fmt: skip
-                .order_by(col(Reminder.slot_start), col(Reminder.id))
-            )
-        )
+        return reminders.claim_batch(session, now, worker, batch, now + lease)
 
 
 def release(engine: Engine, ids: list[int], worker: str) -> int:
@@ -182,54 +133,13 @@ def release(engine: Engine, ids: list[int], worker: str) -> int:
     if not ids:
         return 0
     with unit_of_work(engine) as session:
-        done = session.execute(
-            update(Reminder)
-            .where(
-                col(Reminder.id).in_(ids),
-                col(Reminder.claimed_by) == worker,
-                col(Reminder.status) == "approved",
-            )
-            .values(claimed_by=None, claimed_until=None)
-            .execution_options(synchronize_session=False)
-        )
-        return int(done.rowcount)  # type: ignore[attr-defined]
+        return reminders.release_claims(session, ids, worker)
 
 
 def backoff(attempts: int, base: int, cap: int, rng: random.Random) -> timedelta:
     """Exponential backoff with full jitter: uniform in [base/2, base * 2^(n-1)], capped."""
     ceiling = min(cap, base * 2 ** max(attempts - 1, 0))
     return timedelta(seconds=rng.uniform(min(base / 2, ceiling), ceiling))
-
-
-_R = Reminder.__table__  # type: ignore[attr-defined]  # Core statements on the same table
-_AT = _R.c.updated_at.type
-# Mark one re-checked reminder `sending`, only if nobody changed it since it was read.
-_MARK_SENDING = (
-    update(_R)
-    .where(_R.c.id == bindparam("rid"), _R.c.status == "approved",
-           _R.c.claimed_by == bindparam("worker"), _R.c.version == bindparam("seen"))
-    .values(status="sending", address=bindparam("to"), attempts=_R.c.attempts + 1,
-            claimed_until=bindparam("until", type_=_AT), updated_at=bindparam("now", type_=_AT),
-            version=_R.c.version + 1)
-)  # fmt: skip
-# Record a send the provider accepted; a status a callback set meanwhile (delivered,
-# failed ...) stays as it is.
-_RECORD_SENT = (
-    update(_R)
-    .where(_R.c.id == bindparam("rid"))
-    .values(status=case((_R.c.status == "sending", "sent"), else_=_R.c.status),
-            provider_id=bindparam("pid"), sent_at=bindparam("now", type_=_AT),
-            updated_at=bindparam("now", type_=_AT), claimed_by=None, claimed_until=None,
-            reason=None, version=_R.c.version + 1)
-)  # fmt: skip
-# Give back a reminder marked `sending` but never handed to the provider.
-_UNMARK = (
-    update(_R)
-    .where(_R.c.id == bindparam("rid"), _R.c.status == "sending")
-    .values(status="approved", attempts=_R.c.attempts - 1, claimed_by=None,
-            claimed_until=None, updated_at=bindparam("now", type_=_AT),
-            version=_R.c.version + 1)
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -298,7 +208,7 @@ def _prepare(
     ).all()  # fmt: skip
     # Someone else took it, or a person changed it meanwhile: not ours to send any more.
     mine = sorted(
-        (r for r in rows if r.status == "approved" and r.claimed_by == ctx.worker),
+        (r for r in rows if r.status == Status.APPROVED and r.claimed_by == ctx.worker),
         key=lambda r: order[r.id or 0],
     )
     until = now + timedelta(seconds=ctx.policy.delivery.lease_seconds)
@@ -309,18 +219,13 @@ def _prepare(
             continue
         if verdict.action == "cancel":
             report.cancelled += 1
-            session.add(cancel(r, verdict.reason, now, "delivery"))
+            reminders.cancel(session, r, verdict.reason, now, "delivery")
             continue
         if verdict.action == "defer":
             _defer(session, r, now, ctx, verdict.reason, report)
             continue
         assert r.id is not None
-        marked = session.execute(
-            _MARK_SENDING,
-            {"rid": r.id, "worker": ctx.worker, "seen": r.version, "to": verdict.address,
-             "until": until, "now": now},
-        )  # fmt: skip
-        if marked.rowcount != 1:  # type: ignore[attr-defined]
+        if not reminders.mark_sending(session, r, ctx.worker, verdict.address, until, now):
             continue  # changed since it was read (SQLite reads are not locked): leave it
         expires = expiry(now, ctx.policy.security.tracking_token_days)
         pending.append(_Pending(_message(r, verdict.address, tracker, expires), r.customer_id,
@@ -376,9 +281,7 @@ def _deliver_group(
         untouched = [p.message.reminder_id for p in pending[handed:]]
         with unit_of_work(engine) as session:
             _record(session, done, now, ctx, rng, report)
-            if untouched:
-                gone = session.execute(_UNMARK, [{"rid": rid, "now": now} for rid in untouched])
-                report.released += int(gone.rowcount)  # type: ignore[attr-defined]
+            report.released += reminders.unmark_many(session, untouched, now)
     return not stopped
 
 
@@ -392,31 +295,22 @@ def _record(
 ) -> None:
     """The group's results in one transaction: the accepted ones set-based (one UPDATE
     and one event insert, each an executemany), the refused ones one by one."""
-    sent: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
+    sent: list[reminders.Sent] = []
     for p, outcome in done:
         m, rid = p.message, p.message.reminder_id
         if isinstance(outcome, Receipt):
-            sent.append({"rid": rid, "pid": outcome.provider_id, "now": now})
             report.sent += 1
             report.by_channel[m.channel] += 1
-            # D18: the evidence: the text exactly as sent, when, where, the provider's id.
-            events.append({"at": now, "kind": "sent", "customer_id": p.customer_id,
-                           "actor": "delivery",
-                           "data": {"reminder_id": rid, "channel": m.channel, "address": m.to,
-                                    "subject": m.subject, "body": m.body,
-                                    "provider_id": outcome.provider_id,
-                                    "provider_status": outcome.status, "attempt": p.attempt,
-                                    "worker": ctx.worker}})  # fmt: skip
+            sent.append(reminders.Sent(rid, p.customer_id, m.channel, m.to, m.subject, m.body,
+                                       outcome.provider_id, outcome.status, p.attempt,
+                                       ctx.worker))  # fmt: skip
         elif isinstance(outcome, PermanentDeliveryError):
             _permanent(session, rid, now, outcome, report)
         elif outcome.may_have_sent:  # at-most-once: the provider may have it; a person decides
             _unknown(session, rid, now, str(outcome), report)
         else:
             _transient(session, rid, now, ctx, str(outcome), outcome.retry_after, rng, report)
-    if sent:
-        session.execute(_RECORD_SENT, sent)
-        session.execute(insert(Event.__table__), events)  # type: ignore[attr-defined]
+    reminders.record_sent_many(session, sent, now)
 
 
 def _unknown(
@@ -424,12 +318,9 @@ def _unknown(
 ) -> None:
     r = session.get(Reminder, reminder_id, with_for_update=True)
     assert r is not None
-    r.status, r.updated_at = "unknown", now
-    r.reason = f"the provider may have it (answer lost: {error}); check before sending again"
-    r.claimed_by = r.claimed_until = None
-    r.version += 1
+    why = f"the provider may have it (answer lost: {error}); check before sending again"
+    reminders.mark_unknown(session, r, why, now)
     report.unknown += 1
-    session.add(_event(now, "unknown", r, reason=r.reason))
 
 
 def _transient(
@@ -449,13 +340,11 @@ def _transient(
     wait = backoff(r.attempts, policy.retry_base_seconds, policy.retry_max_seconds, rng)
     if retry_after is not None:
         wait = max(wait, timedelta(seconds=retry_after))
-    session.add(_event(now, "send_error", r, error=error, attempt=r.attempts, transient=True))
-    r.status, r.claimed_by, r.claimed_until, r.updated_at = "approved", None, None, now
-    r.version += 1
     if now + wait < r.slot_end:
-        r.next_attempt_at, r.reason = now + wait, f"retrying after a transient error: {error}"
+        reminders.retry(session, r, error, now, at=now + wait)
         report.retrying += 1
         return
+    reminders.retry(session, r, error, now)
     _defer(session, r, now + wait, ctx, f"transient errors until the slot ended: {error}", report)
 
 
@@ -468,11 +357,8 @@ def _permanent(
     assert r is not None
     customer = session.get(Customer, r.customer_id)
     assert customer is not None
-    r.status, r.reason, r.updated_at = "failed", f"{exc.reason}: {exc}", now
-    r.claimed_by = r.claimed_until = None
-    r.version += 1
+    reminders.fail(session, r, f"{exc.reason}: {exc}", now, code=exc.code)
     report.failed += 1
-    session.add(_event(now, "failed", r, reason=r.reason, code=exc.code))
     if exc.reason == "opted_out":
         record_opt_out(session, r.channel, r.address, "provider-" + (exc.code or "opt-out"), now)
     elif exc.reason == "invalid_address":

@@ -17,13 +17,15 @@ from sqlmodel import Session, col
 from notifier.consent import opted_out
 from notifier.domain.calendar import CalendarNotPublished
 from notifier.domain.items import local_date
+from notifier.domain.lifecycle import WENT_OUT
 from notifier.domain.position import position
-from notifier.store.bulk import insert_ignoring_conflicts
+from notifier.store import reminders
 from notifier.store.db import unit_of_work
-from notifier.store.models import Customer, Event, Reminder
+from notifier.store.models import Customer, Reminder
 from notifier.store.queries import items_for
 from notifier.sweeps.compose import compose, message_context, payment_url
 from notifier.sweeps.context import SweepContext
+from notifier.sweeps.fallback_text import asked_by, email_facts, facts_day, followed_template
 from notifier.sweeps.slotting import RESLOT_DAYS, slot_for
 
 BATCH = 500
@@ -46,7 +48,7 @@ def unread_emails(session: Session, now: datetime, hours: int) -> list[Reminder]
             select(Reminder)
             .where(
                 col(Reminder.channel) == "email",
-                col(Reminder.status).in_(("sent", "delivered")),
+                col(Reminder.status).in_(WENT_OUT),
                 col(Reminder.sent_at) <= now - timedelta(hours=hours),
                 col(Reminder.read_at).is_(None),
                 col(Reminder.clicked_at).is_(None),
@@ -77,15 +79,7 @@ def fallback(engine: Engine, now: datetime, ctx: SweepContext) -> FallbackReport
                          items[email.customer_id], now, ctx, report)  # fmt: skip
             if row is not None:
                 rows.append(row)
-        table = Reminder.__table__  # type: ignore[attr-defined]
-        key = ("customer_id", "step", "cycle")
-        returning = ("id", "customer_id", "fallback_of", "status")
-        inserted = insert_ignoring_conflicts(session, table, rows, key, returning=returning)
-        for row in inserted:
-            report.drafted += 1
-            data = {k: row[k] for k in ("fallback_of", "status")} | {"reminder_id": row["id"]}
-            session.add(Event(at=now, kind="fallback_drafted", customer_id=row["customer_id"],
-                              actor="fallback", data=data))  # fmt: skip
+        report.drafted += len(reminders.insert_fallbacks(session, rows, now))
     return report
 
 
@@ -104,8 +98,9 @@ def _draft(
     if any(p.paid_on >= sent_day for i in items for p in i.payments):
         report.skipped["paid since the e-mail"] += 1
         return None
-    today = local_date(now, customer.timezone)
-    pos = position([i for i in items if not i.disputed], today, policy.penalty.default_daily_rate)
+    # The e-mail's facts, as of the day it was drafted: the SMS repeats that message.
+    today = facts_day(email.facts, email.created_at, customer.timezone)
+    pos = position(items, today, policy.penalty.default_daily_rate)  # disputed parts set aside
     if not pos.open_items:
         report.skipped["nothing owed"] += 1
         return None
@@ -122,19 +117,22 @@ def _draft(
         return None
     message = message_context(customer, pos, step="fallback", tone=email.tone, today=today,
                               policy=policy, calendar=ctx.calendar,
-                              url=payment_url(customer, pos, policy))  # fmt: skip
-    composed = compose(message, "sms", ctx.renderer, policy)
+                              url=payment_url(customer, pos, policy),
+                              follows=followed_template(email.step, policy))  # fmt: skip
+    if local_date(slot.start, customer.timezone) > asked_by(message):
+        report.skipped["the e-mail's pay-by date has passed"] += 1
+        return None
+    facts = email_facts(email.facts, customer.legal_authorised)
+    composed = compose(message, "sms", ctx.renderer, policy, facts)
     auto = policy.planning.auto_approve_fallback and not composed.lint
     return {
         "customer_id": customer.id, "step": f"fallback-{email.id}", "cycle": email.cycle,
         "channel": "sms", "address": customer.phone, "fallback_of": email.id,
-        "status": "approved" if auto else "pending_approval",
+        # approved at birth when the policy decided it (store/reminders.py sets the status)
         "decided_by": "policy:auto_approve_fallback" if auto else None,
-        "decided_at": now if auto else None,
         "stage": email.stage, "tier": email.tier, "tone": email.tone, "locale": message.locale,
         "window": slot.window, "slot_start": slot.start, "slot_end": slot.end,
         "subject": None, "body": composed.body, "html": None, "segments": composed.segments,
         "facts": {**composed.facts, "total": str(pos.total_outstanding)},
-        "lint": [str(p) for p in composed.lint], "created_at": now, "updated_at": now,
-        "version": 1, "attempts": 0,
+        "lint": [str(p) for p in composed.lint], "attempts": 0,
     }  # fmt: skip

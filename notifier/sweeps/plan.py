@@ -13,31 +13,30 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, Row, bindparam, insert, select, update
+from sqlalchemy import Engine, Row, insert, select
 from sqlmodel import Session, col
 
-from notifier.domain.cadence import channel_preferences, choose_channel, cycle_key, due_step
 from notifier.domain.calendar import CalendarNotPublished
-from notifier.domain.items import Item, local_date
-from notifier.domain.policy import Channel, Kind, TierName
-from notifier.domain.position import position
-from notifier.domain.slots import Slot
-from notifier.domain.stages import customer_stage
-from notifier.domain.tiers import decide_tier, tier_facts
-from notifier.domain.tone import tone_for
-from notifier.store.bulk import insert_ignoring_conflicts
+from notifier.domain.items import Item, cents_to_money
+from notifier.domain.lifecycle import COUNTED, LIVE
+from notifier.domain.standing import (
+    EarlierReminders,
+    PromiseFact,
+    SlotMemo,
+    Standing,
+    standing_of,
+)
+from notifier.escalation import escalate_many
+from notifier.store import reminders
 from notifier.store.db import unit_of_work
-from notifier.store.models import Customer, Event, PaymentPromise, Reminder
+from notifier.store.models import Event, PaymentPromise, Reminder
 from notifier.store.queries import CustomerRow, customer_rows, items_for, portfolio_outstanding
-from notifier.store.reminders import cancel
 from notifier.sweeps.compose import compose, message_context, payment_url
 from notifier.sweeps.context import SweepContext
-from notifier.sweeps.slotting import COUNTED, slot_for
 from notifier.sweeps.ticks import claim_tick, finish_tick
-
-LIVE = ("pending_approval", "approved")
 
 
 @dataclass
@@ -81,9 +80,8 @@ def plan(
     if not force and not claim_tick(engine, "plan", tick, now, ctx.worker):
         report.ran = False
         return report
-    with unit_of_work(engine) as session:
-        portfolio = portfolio_outstanding(session, now.date())
-    slots: _SlotMemo = {}
+    portfolio: dict[date, Decimal] = {}  # by the customers' own days (a zone or two apart)
+    slots: SlotMemo = {}
     last = ""
     while True:  # a batch of customers per transaction, read by keyset: memory stays flat
         with unit_of_work(engine) as session:
@@ -101,8 +99,8 @@ def plan(
 class _Batch:
     items: dict[str, list[Item]]
     promises: dict[str, list[PaymentPromise]]
-    drafted: dict[tuple[str, str], set[str]]
-    taken: dict[tuple[str, str], list[datetime]]
+    drafted: dict[str, dict[str, set[str]]]  # customer -> cycle -> steps
+    taken: dict[str, dict[str, list[datetime]]]  # customer -> channel -> slot starts
     live: list[Row[Any]]
 
 
@@ -125,15 +123,15 @@ def _load(session: Session, ids: list[str], now: datetime, horizon_end: datetime
         select(PaymentPromise).where(col(PaymentPromise.customer_id).in_(ids))
     ):
         promises[p.customer_id].append(p)
-    drafted: dict[tuple[str, str], set[str]] = defaultdict(set)
-    taken: dict[tuple[str, str], list[datetime]] = defaultdict(list)
+    drafted: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    taken: dict[str, dict[str, list[datetime]]] = defaultdict(lambda: defaultdict(list))
     live: list[Row[Any]] = []
     window_start = now - timedelta(days=7)
     window_end = horizon_end + timedelta(days=7)
     for r in session.execute(select(*_REMINDER_COLUMNS).where(col(Reminder.customer_id).in_(ids))):
-        drafted[(r.customer_id, r.cycle)].add(r.step)
+        drafted[r.customer_id][r.cycle].add(r.step)
         if r.status in COUNTED and window_start <= r.slot_start <= window_end:
-            taken[(r.customer_id, r.channel)].append(r.slot_start)
+            taken[r.customer_id][r.channel].append(r.slot_start)
         if r.status in LIVE:
             live.append(r)
     return _Batch(items_for(session, ids), promises, drafted, taken, live)
@@ -144,9 +142,9 @@ def _plan_batch(
     customers: list[CustomerRow],
     now: datetime,
     ctx: SweepContext,
-    portfolio: Any,
+    portfolio: dict[date, Decimal],
     report: PlanReport,
-    slots: _SlotMemo,
+    slots: SlotMemo,
 ) -> None:
     policy = ctx.policy
     horizon_end = now + timedelta(hours=policy.planning.horizon_hours)
@@ -154,57 +152,46 @@ def _plan_batch(
     data = _load(session, ids, now, horizon_end)
     rows: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
-    escalations: list[dict[str, Any]] = []
+    escalations: list[tuple[str, str]] = []  # (customer, reason): one set-based call below
     current_cycle: dict[str, str | None] = {}
     paused: dict[str, str] = {}
+
+    def portfolio_on(day: date) -> Decimal:
+        if day not in portfolio:
+            portfolio[day] = portfolio_outstanding(session, day)
+        return portfolio[day]
 
     for customer in customers:
         cid = customer.id
         report.customers += 1
-        today = local_date(now, customer.timezone)
-        items = data.items.get(cid, [])
-        stage = customer_stage(items, today, policy.stages)
-        oldest = next((i for i in items if i.id == stage.oldest_item_id), None)
-        cycle = cycle_key(oldest.id, oldest.due_on) if oldest else None
+        stored = data.promises.get(cid, [])
+        st = standing_of(
+            customer, data.items.get(cid, []), now, policy, ctx.calendar,
+            promises=[_promise_fact(p) for p in stored], portfolio=portfolio_on,
+            reminders=EarlierReminders(data.drafted.get(cid, {}), data.taken.get(cid, {})),
+        )  # fmt: skip
+        stage, cycle = st.stage, st.cycle
         current_cycle[cid] = cycle
-        if stage.reminder_stage is None or oldest is None or cycle is None:
+        if stage.reminder_stage is None or cycle is None:
             report.skipped["nothing due" if stage.stage == "current" else "settled"] += 1
             continue
-        promise, broken = _promises(data.promises.get(cid, []), items, today, oldest.due_on, now,
-                                    events, cid)  # fmt: skip
-        if broken >= policy.planning.broken_promises_to_escalate and customer.escalated_at is None:
-            reason = f"{broken} broken promises to pay (D21)"
-            escalations.append({"cid": cid, "at": now, "reason": reason})
-            events.append(_event(now, "escalated", cid, {"reason": reason}))
-            report.escalated += 1
-        if promise is not None:
-            paused[cid] = f"promised to pay by {promise.promised_on.isoformat()}"
+        events += _settle_promises(stored, st.promises.settled, now, cid)
+        if st.escalation.due is not None:
+            escalations.append((cid, st.escalation.due))
+        if st.paused_by is not None:
+            paused[cid] = st.paused_by
             report.skipped["promised"] += 1
             continue
-        hand_set: TierName | None = customer.tier if customer.tier_hand_set else None  # type: ignore[assignment]
-        tier = decide_tier(
-            tier_facts(items, today, policy.tiers, portfolio), policy.tiers, hand_set
-        )
-        assert policy.cadence is not None
-        due = due_step(
-            policy.cadence.steps, stage.days_overdue, tier.tier, customer.legal_authorised,
-            data.drafted.get((cid, cycle), set()), broken,
-        )  # fmt: skip
+        due = st.due
         if due is None:
             report.skipped["step already drafted or not yet due"] += 1
             continue
-        kind: Kind = "business" if customer.kind == "business" else "individual"
-        channel = choose_channel(
-            channel_preferences(due.step, kind),
-            sms_ok=bool(customer.phone) and not customer.sms_opt_out and not customer.phone_invalid,
-            email_ok=bool(customer.email) and not customer.email_opt_out,
-        )
+        channel = st.channel
         if channel is None:
             report.skipped["no usable channel"] += 1
             continue
         try:
-            slot = _slot(customer, channel, now, horizon_end, ctx, data.taken.get((cid, channel)),
-                         slots)  # fmt: skip
+            slot = st.slot(channel, horizon_end, slots)
         except CalendarNotPublished as exc:
             report.skipped["calendar not published"] += 1
             if str(exc) not in report.problems:
@@ -213,12 +200,12 @@ def _plan_batch(
         if slot is None:
             report.skipped["no slot within the horizon"] += 1
             continue
-        tone = due.step.tone or tone_for(stage.reminder_stage, tier.tier, policy.tone)
+        tone = st.tone
+        tier = st.tier
         assert tone is not None
-        collectable = [i for i in items if not i.disputed]
-        pos = position(collectable, today, policy.penalty.default_daily_rate)
+        pos = st.position
         message = message_context(
-            customer, pos, step=due.step.template_name, tone=tone, today=today, policy=policy,
+            customer, pos, step=due.step.template_name, tone=tone, today=st.today, policy=policy,
             calendar=ctx.calendar, url=payment_url(customer, pos, policy),
         )  # fmt: skip
         composed = compose(message, channel, ctx.renderer, policy)
@@ -229,7 +216,6 @@ def _plan_batch(
                 "cycle": cycle,
                 "channel": channel,
                 "address": customer.phone if channel == "sms" else customer.email,
-                "status": "pending_approval",
                 "stage": stage.reminder_stage,
                 "tier": tier.tier,
                 "tone": tone,
@@ -245,90 +231,31 @@ def _plan_batch(
                     **composed.facts,
                     "total": str(pos.total_outstanding),
                     "firmer_by": due.firmer_by,
+                    **_standing_facts(st),
                 },  # fmt: skip
                 "lint": [str(p) for p in composed.lint],
                 "created_at": now,
                 "updated_at": now,
-                "version": 1,
             }
         )
 
-    cancelling = _stale(data.live, current_cycle, paused)
-    inserted = insert_ignoring_conflicts(
-        session, Reminder.__table__, rows, ("customer_id", "step", "cycle"),  # type: ignore[attr-defined]
-        returning=("id", "customer_id", "step", "channel", "slot_start"),
-    )  # fmt: skip
-    drafted_events = []
-    for row in inserted:
-        report.drafted += 1
-        report.by_channel[row["channel"]] += 1
-        drafted_events.append(
-            _event(now, "drafted", row["customer_id"], {
-                "reminder_id": row["id"], "step": row["step"], "channel": row["channel"],
-                "slot_start": row["slot_start"].isoformat()})
-        )  # fmt: skip
-    superseded = _superseded(data.live, inserted, cancelling)
-    events += _cancel(session, cancelling, now, report)
-    events += drafted_events
-    events += _cancel(session, superseded, now, report)
-    if escalations:
-        session.execute(
-            update(Customer.__table__)  # type: ignore[attr-defined]
-            .where(Customer.__table__.c.id == bindparam("cid"))  # type: ignore[attr-defined]
-            .values(escalated_at=bindparam("at"), escalation_reason=bindparam("reason")),
-            escalations,
-        )
-    if events:
+    if events:  # promises settled, escalations: before the drafts' own events
         session.execute(insert(Event.__table__), events)  # type: ignore[attr-defined]
-
-
-# The first free slot of a customer with no other message near it depends only on where
-# the customer is and the channel: found once per sweep for each.
-_SlotMemo = dict[tuple[str, str, str, str], Slot | None]
-
-
-def _slot(
-    customer: CustomerRow,
-    channel: Channel,
-    now: datetime,
-    horizon_end: datetime,
-    ctx: SweepContext,
-    taken: list[datetime] | None,
-    memo: _SlotMemo,
-) -> Slot | None:
-    key = (customer.kind, customer.timezone, customer.country, channel)
-    if not taken and key in memo:
-        return memo[key]
-    slot = slot_for(customer, channel, now, horizon_end, policy=ctx.policy, calendar=ctx.calendar,
-                    taken=taken or ())  # fmt: skip
-    if not taken:
-        memo[key] = slot
-    return slot
+    # Reminders change only through store/reminders.py, which writes their events.
+    cancelling = _stale(data.live, current_cycle, paused)
+    report.cancelled += reminders.cancel_many(session, cancelling, now, "planner")
+    inserted = reminders.insert_drafts(session, rows, now, "planner")
+    report.drafted += len(inserted)
+    report.by_channel.update(row["channel"] for row in inserted)
+    superseded = _superseded(data.live, inserted, cancelling)
+    report.cancelled += reminders.cancel_many(session, superseded, now, "planner")
+    # D4: to the manager, through the one escalation path (its own events, set-based).
+    report.escalated += len(escalate_many(session, escalations, policy.escalation, "planner", now))
 
 
 def _event(at: datetime, kind: str, customer_id: str, data: dict[str, Any]) -> dict[str, Any]:
     """An events row, inserted with the batch's others in one executemany."""
     return {"at": at, "kind": kind, "customer_id": customer_id, "actor": "planner", "data": data}
-
-
-def _cancel(
-    session: Session, reasons: dict[int, str], now: datetime, report: PlanReport
-) -> list[dict[str, Any]]:
-    """Cancel these reminders (id -> reason) through the one cancel path; their events.
-    Only the few reminders cancelled are loaded as objects."""
-    if not reasons:
-        return []
-    loaded = {
-        r.id: r for r in session.scalars(select(Reminder).where(col(Reminder.id).in_(reasons)))
-    }
-    events = []
-    for reminder_id, reason in reasons.items():
-        event = cancel(loaded[reminder_id], reason, now, "planner")
-        report.cancelled += 1
-        events.append(
-            {name: getattr(event, name) for name in ("at", "kind", "customer_id", "actor", "data")}
-        )
-    return events
 
 
 def _superseded(
@@ -346,31 +273,38 @@ def _superseded(
     return result
 
 
-def _promises(
-    promises: list[PaymentPromise],
-    items: list[Item],
-    today: date,
-    cycle_start: date,
+def _promise_fact(p: PaymentPromise) -> PromiseFact:
+    amount = None if p.amount_cents is None else cents_to_money(p.amount_cents)
+    return PromiseFact(p.id, p.promised_on, p.status, p.recorded_at, amount)
+
+
+def _settle_promises(
+    stored: list[PaymentPromise],
+    settled: tuple[tuple[PromiseFact, str], ...],
     now: datetime,
-    events: list[dict[str, Any]],
     customer_id: str,
-) -> tuple[PaymentPromise | None, int]:
-    """D21: the promise pausing reminders today, if any, and the number of broken promises
-    in this cycle. Open promises whose date has passed are settled here: kept when nothing
-    promised is still overdue, broken otherwise."""
-    active: PaymentPromise | None = None
-    broken = 0
-    for p in sorted(promises, key=lambda p: p.recorded_at):
-        if p.status == "open" and p.promised_on < today:
-            kept = not any(i.is_open(p.promised_on) and i.due_on < p.promised_on for i in items)
-            p.status = "kept" if kept else "broken"
-            events.append(_event(now, f"promise_{p.status}", customer_id, {
-                "promise_id": p.id, "promised_on": p.promised_on.isoformat()}))  # fmt: skip
-        if p.status == "open" and p.promised_on >= today:
-            active = p
-        if p.status == "broken" and p.promised_on >= cycle_start:
-            broken += 1
-    return active, broken
+) -> list[dict[str, Any]]:
+    """Record what the standing found of the open promises whose date has passed (D21):
+    kept or broken, each with its event."""
+    if not settled:
+        return []
+    by_id = {p.id: p for p in stored}
+    events = []
+    for fact, status in settled:
+        by_id[fact.id].status = status
+        events.append(_event(now, f"promise_{status}", customer_id, {
+            "promise_id": fact.id, "promised_on": fact.promised_on.isoformat()}))  # fmt: skip
+    return events
+
+
+def _standing_facts(st: Standing) -> dict[str, Any]:
+    """What the draft was written from, beside the lint facts: the standing's stage,
+    days overdue, penalty and totals per currency (explain and the pages show the same)."""
+    return {
+        "days_overdue": st.days_overdue,
+        "penalty": str(st.penalty),
+        "totals": {cur: str(t.outstanding) for cur, t in st.totals.items()},
+    }
 
 
 def _stale(

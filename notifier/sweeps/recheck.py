@@ -15,24 +15,21 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import and_, or_, select
 from sqlmodel import Session, col
 
 from notifier.consent import active_opt_outs, address_of, opt_out_reason
-from notifier.domain.cadence import cycle_key
 from notifier.domain.caps import WEEK, within_caps
-from notifier.domain.items import Item, local_date
+from notifier.domain.items import Item, cents_to_money
+from notifier.domain.lifecycle import HANDED_OVER
 from notifier.domain.policy import Channel, Policy
-from notifier.domain.position import position
 from notifier.domain.slots import contact_allowed
-from notifier.domain.stages import customer_stage
+from notifier.domain.standing import PromiseFact, standing_of
 from notifier.store.models import Customer, PaymentPromise, Reminder
 from notifier.store.queries import items_for
-
-SENT = ("sending", "sent", "delivered", "unknown")
 
 
 @dataclass(frozen=True)
@@ -48,7 +45,7 @@ class Facts:
 
     customers: dict[str, Customer]
     items: dict[str, list[Item]]
-    promises: dict[str, list[date]]  # open promises' dates, by customer
+    promises: dict[str, list[PromiseFact]]  # open promises, by customer
     opted_out: set[tuple[str, str]]  # (channel, address) with an active opt-out
     # (customer, channel) -> (reminder id, when) of messages that count under the caps
     recent: dict[tuple[str, str], list[tuple[int | None, datetime]]] = field(
@@ -62,13 +59,18 @@ def gather(session: Session, reminders: Sequence[Reminder], now: datetime) -> Fa
     customers = {
         c.id: c for c in session.scalars(select(Customer).where(col(Customer.id).in_(ids)))
     }
-    promises: dict[str, list[date]] = defaultdict(list)
-    for customer_id, promised_on in session.execute(
-        select(col(PaymentPromise.customer_id), col(PaymentPromise.promised_on)).where(
-            col(PaymentPromise.customer_id).in_(ids), col(PaymentPromise.status) == "open"
+    promises: dict[str, list[PromiseFact]] = defaultdict(list)
+    for p in session.execute(
+        select(
+            col(PaymentPromise.id), col(PaymentPromise.customer_id),
+            col(PaymentPromise.promised_on), col(PaymentPromise.recorded_at),
+            col(PaymentPromise.amount_cents),
+        ).where(col(PaymentPromise.customer_id).in_(ids), col(PaymentPromise.status) == "open")
+    ):  # fmt: skip
+        amount = None if p.amount_cents is None else cents_to_money(p.amount_cents)
+        promises[p.customer_id].append(
+            PromiseFact(p.id, p.promised_on, "open", p.recorded_at, amount)
         )
-    ):
-        promises[customer_id].append(promised_on)
     wanted = set()
     for r in reminders:
         customer = customers.get(r.customer_id)
@@ -85,7 +87,7 @@ def gather(session: Session, reminders: Sequence[Reminder], now: datetime) -> Fa
             col(Reminder.sent_at), col(Reminder.updated_at),
         ).where(
             col(Reminder.customer_id).in_(ids),
-            col(Reminder.status).in_(SENT),
+            col(Reminder.status).in_(HANDED_OVER),
             or_(
                 col(Reminder.sent_at) > since,
                 and_(col(Reminder.sent_at).is_(None), col(Reminder.updated_at) > since),
@@ -101,22 +103,18 @@ def judge(r: Reminder, facts: Facts, now: datetime, policy: Policy) -> Verdict:
     customer = facts.customers.get(r.customer_id)
     if customer is None:
         return Verdict("cancel", "the customer is gone")
-    today = local_date(now, customer.timezone)
-    items = facts.items.get(customer.id, [])
-    stage = customer_stage(items, today, policy.stages)
-    oldest = next((i for i in items if i.id == stage.oldest_item_id), None)
-    if stage.reminder_stage is None or oldest is None:
+    st = standing_of(customer, facts.items.get(customer.id, []), now, policy,
+                     promises=facts.promises.get(customer.id, ()))  # fmt: skip
+    if st.stage.reminder_stage is None or st.cycle is None:
         return Verdict("cancel", "nothing is owed any more (paid or disputed)")
-    if cycle_key(oldest.id, oldest.due_on) != r.cycle:
+    if st.cycle != r.cycle:
         return Verdict("cancel", "the items it was about were paid")
-    collectable = [i for i in items if not i.disputed]
-    total = position(collectable, today, policy.penalty.default_daily_rate).total_outstanding
+    total = st.position.total_outstanding
     stated = r.facts.get("total")
     if stated is not None and str(total) != str(stated):
         return Verdict("cancel", f"the amount owed changed since drafting ({stated} -> {total})")
-    promised = [d for d in facts.promises.get(customer.id, ()) if d >= today]
-    if promised:
-        return Verdict("cancel", f"promised to pay by {min(promised).isoformat()}")
+    if st.paused_by is not None:
+        return Verdict("cancel", st.paused_by)
     address = address_of(customer, r.channel)
     listed = address is not None and (r.channel, address) in facts.opted_out
     why = opt_out_reason(customer, r.channel, listed=listed)

@@ -3,55 +3,19 @@ carries the channel (D9-D11), outside quiet hours (C1), within the frequency cap
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from sqlalchemy import select
 from sqlmodel import Session, col
 
 from notifier.domain.calendar import WorkCalendar
-from notifier.domain.caps import within_caps
+from notifier.domain.lifecycle import COUNTED  # statuses under the frequency caps (C2)
 from notifier.domain.policy import Channel, Policy
-from notifier.domain.slots import Slot, slots_between, windows_for
+from notifier.domain.slots import Placed, Slot, slot_for
 from notifier.store.models import Customer, Reminder
 
 RESLOT_DAYS = 30
-# Statuses that occupy a place under the frequency caps (C2).
-COUNTED = ("pending_approval", "approved", "sending", "sent", "delivered", "unknown")
-
-
-class Placed(Protocol):
-    """Where a customer is, for slotting: a mapped ``Customer`` or a plain row."""
-
-    @property
-    def kind(self) -> str: ...
-    @property
-    def timezone(self) -> str: ...
-    @property
-    def country(self) -> str: ...
-
-
-def slot_for(
-    customer: Placed,
-    channel: Channel,
-    start: datetime,
-    end: datetime,
-    *,
-    policy: Policy,
-    calendar: WorkCalendar,
-    taken: Sequence[datetime] = (),
-) -> Slot | None:
-    """The first slot starting in [start, end) whose window carries ``channel`` and that
-    the caps allow, given the customer's other messages on that channel at ``taken``."""
-    windows = {w.name for w in windows_for(customer.kind, policy.windows) if channel in w.channels}
-    for slot in slots_between(
-        start, end, kind=customer.kind, zone=customer.timezone, country=customer.country,
-        policy=policy, calendar=calendar,
-    ):  # fmt: skip
-        if slot.window in windows and within_caps(slot.start, taken, channel, policy.caps):
-            return slot
-    return None
+__all__ = ("COUNTED", "RESLOT_DAYS", "Placed", "reslot", "slot_for")  # slot_for: domain/slots.py
 
 
 def reslot(

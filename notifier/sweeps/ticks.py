@@ -1,16 +1,21 @@
 """Sweep ticks: one row per (sweep, slot), so that processes waking for the same tick of
 the clock run the sweep once. A tick left unfinished by a dead process is taken over
-after its lease."""
+after its lease.
+
+Runs from the command line (``notifier plan --at ..``) are recorded too, under
+``cli:<sweep>`` at their exact instant (never a tick the scheduler would then skip): the
+newest recorded instant of a sweep is what a later replay is checked against."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
+from notifier.store.bulk import insert_ignoring_conflicts
 from notifier.store.db import unit_of_work
 from notifier.store.models import SweepTick
 
@@ -60,3 +65,44 @@ def last_ticks(engine: Engine, sweep: str, limit: int = 10) -> list[SweepTick]:
                 .limit(limit)
             )
         )
+
+
+class ReplayRefused(Exception):
+    """A run as at an instant earlier than one the sweep already ran at."""
+
+
+def record_run(
+    engine: Engine, sweep: str, at: datetime, worker: str, report: dict[str, Any]
+) -> None:
+    """A command-line run of ``sweep`` as at ``at``, finished, with its report. Two runs
+    at the same instant keep the first row."""
+    row = {"sweep": f"cli:{sweep}", "slot": at, "started_at": at, "finished_at": at,
+           "worker": worker[:100], "report": report}  # fmt: skip
+    with unit_of_work(engine) as session:
+        insert_ignoring_conflicts(session, SweepTick.__table__, [row], ("sweep", "slot"))  # type: ignore[attr-defined]
+
+
+def newest_tick(engine: Engine, sweep: str) -> datetime | None:
+    """The latest instant ``sweep`` ran at: the scheduler's ticks and the command line's."""
+    with unit_of_work(engine) as session:
+        newest: datetime | None = session.scalar(
+            select(func.max(col(SweepTick.slot))).where(
+                col(SweepTick.sweep).in_((sweep, f"cli:{sweep}"))
+            )
+        )
+    return newest
+
+
+def refuse_replay(engine: Engine, sweep: str, at: datetime) -> None:
+    """:class:`ReplayRefused` when ``sweep`` already ran as at an instant later than
+    ``at``: run as at the past, it would undo what it did since (the planner would cancel
+    the drafts of items that did not exist yet at ``at``)."""
+    newest = newest_tick(engine, sweep)
+    if newest is None or at >= newest:
+        return
+    shown = newest.astimezone(at.tzinfo).isoformat()
+    raise ReplayRefused(
+        f"refusing to run {sweep} as at {at.isoformat()}: the newest {sweep} tick recorded is "
+        f"{shown}, later than that, and a run as at an earlier instant would undo what "
+        f"was done since. To see what it would do, add --dry-run (nothing is written)."
+    )

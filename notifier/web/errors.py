@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from notifier import customers, plans, review, users
 from notifier.domain.bounds import OutOfBounds
+from notifier.domain.lifecycle import IllegalTransition
 from notifier.reports.explain import UnknownCustomer
 from notifier.web.logs import redact_path
 
@@ -48,6 +49,7 @@ SERVICE_ERRORS: tuple[tuple[type[Exception], int, Callable[[Exception], Any]], .
     (review.InvalidText, UNPROCESSABLE, str),
     (review.NotADecider, 403, str),
     (review.ReviewError, 409, str),
+    (IllegalTransition, 409, str),
     (UnknownCustomer, 404, str),
     (customers.NotAllowed, 403, str),
     (customers.CustomerError, UNPROCESSABLE, str),

@@ -12,25 +12,18 @@ import hashlib
 import re
 from datetime import datetime
 from html import escape
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import Connection, Update, bindparam, func, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 from twilio.request_validator import RequestValidator
 
 from notifier.consent import record_opt_out
-from notifier.domain.reads import (
-    Outcome,
-    callback_outcome,
-    is_machine_open,
-    moves_forward,
-)
-from notifier.inbound import receive
-from notifier.review import STATUSES
+from notifier.domain.reads import callback_outcome, is_machine_open
+from notifier.inbound import receive, status_callback
 from notifier.store.db import unit_of_work
 from notifier.store.models import Event, Reminder, TrackingHit
 from notifier.tracking import PIXEL_GIF
@@ -65,83 +58,21 @@ async def _signed_form(request: Request, state: AppState, signature: str | None)
 
 
 Signature = Annotated[str | None, Header(alias="X-Twilio-Signature")]
-_R = Reminder.__table__  # type: ignore[attr-defined]  # Core statements on the same table
-_AT = _R.c.updated_at.type
-_EVENT = insert(Event.__table__)  # type: ignore[attr-defined]
-
-
-def _forward(outcome: Outcome) -> Update:
-    """Move a reminder to ``outcome`` if that is forward from where it is (domain.reads:
-    statuses only move forward), keeping a message SID it has; built once per outcome."""
-    values: dict[str, Any] = {"status": outcome, "updated_at": bindparam("now", type_=_AT),
-                              "provider_id": func.coalesce(_R.c.provider_id, bindparam("sid")),
-                              "version": _R.c.version + 1}  # fmt: skip
-    if outcome == "delivered":
-        values["delivered_at"] = bindparam("now", type_=_AT)
-    if outcome == "failed":
-        values["reason"] = bindparam("reason")
-    before = tuple(s for s in STATUSES if moves_forward(s, outcome))
-    return (
-        update(_R)
-        .where(_R.c.status.in_(before))
-        .values(values)
-        .returning(_R.c.id, _R.c.customer_id, _R.c.address)
-    )
-
-
-# The reminder named in the (signed) callback URL, unless it carries another message's
-# SID; else the one with this SID.
-_BY_ID = {
-    o: _forward(o).where(
-        _R.c.id == bindparam("rid"),
-        _R.c.provider_id.is_(None) | (_R.c.provider_id == bindparam("sid")),
-    )
-    for o in get_args(Outcome)
-}
-_BY_SID = {o: _forward(o).where(_R.c.provider_id == bindparam("sid")) for o in get_args(Outcome)}
 
 
 @router.post("/webhooks/twilio/status", status_code=204)
 async def twilio_status(request: Request, state: State, signature: Signature = None) -> Response:
     form = await _signed_form(request, state, signature)
-    sid, reported = form.get("MessageSid", ""), form.get("MessageStatus", "")
+    reported = form.get("MessageStatus", "")
     outcome = callback_outcome(reported)
     if outcome is None:  # queued, accepted, sending ...: nothing we record
         return Response(status_code=204)
-    error = form.get("ErrorCode") or None
-    reminder = request.query_params.get("reminder")
+    reminder = request.query_params.get("reminder", "")
     with state.engine.begin() as connection:
-        _apply_status(connection, reminder, sid, outcome, reported, error, state.clock())
+        status_callback(connection, int(reminder) if reminder.isdigit() else None,
+                        form.get("MessageSid", ""), outcome, reported,
+                        form.get("ErrorCode") or None, state.clock())  # fmt: skip
     return Response(status_code=204)
-
-
-def _apply_status(
-    connection: Connection, reminder: str | None, sid: str, outcome: Outcome, reported: str,
-    error: str | None, now: datetime,
-) -> None:  # fmt: skip
-    """One UPDATE that moves the reminder forward or matches nothing (a repeated or late
-    callback), then the event. By id first: a callback may overtake the sweep, before it
-    has stored the SID."""
-    why = f"provider reported {reported}" + (f" (error {error})" if error else "")
-    params = {"sid": sid, "now": now, "reason": why}
-    row = None
-    if reminder and reminder.isdigit():
-        row = connection.execute(_BY_ID[outcome], params | {"rid": int(reminder)}).first()
-    if row is None:
-        row = connection.execute(_BY_SID[outcome], params).first()
-    if row is None:
-        return  # unknown, not ours, or it would move backwards: nothing changes
-    reminder_id, customer_id, address = row
-    data = {"reminder_id": reminder_id, "provider_status": reported, "error_code": error}
-    # Twilio's "sent" (handed to the carrier) is not our "sent" (the sweep's evidence of
-    # what went out): its own kind, so a reminder never has two "sent" events.
-    kind = "carrier_sent" if outcome == "sent" else outcome
-    connection.execute(_EVENT, {"at": now, "kind": kind, "customer_id": customer_id,
-                                "actor": "twilio", "data": data})  # fmt: skip
-    if outcome == "failed" and error == "21610":
-        with Session(bind=connection) as session:  # joins this transaction
-            record_opt_out(session, "sms", address, "provider-21610", now)
-            session.flush()
 
 
 def _twiml(message: str | None = None) -> Response:

@@ -57,6 +57,19 @@ def test_events_are_append_only(engine: Engine) -> None:
         c.execute(text("UPDATE events SET kind = 'forged'"))
 
 
+def test_events_refuse_delete_naming_d18_and_the_row_stays(engine: Engine, store: str) -> None:
+    with unit_of_work(engine) as s:
+        s.add(Event(at=NOW, kind="sent", customer_id="C1", data={"body": "as sent"}))
+    statements = ["DELETE FROM events", "DELETE FROM events WHERE kind = 'sent'"]
+    if store == "postgresql":
+        statements.append("TRUNCATE events")  # row triggers do not see a TRUNCATE
+    for statement in statements:
+        with pytest.raises(DBAPIError, match=r"evidence \(D18\)"), engine.begin() as c:
+            c.execute(text(statement))
+    with engine.connect() as c:
+        assert c.execute(text("SELECT kind, customer_id FROM events")).all() == [("sent", "C1")]
+
+
 def test_times_are_stored_in_utc_and_read_back_aware(engine: Engine, store: str) -> None:
     shanghai = timezone(timedelta(hours=8))
     with unit_of_work(engine) as s:

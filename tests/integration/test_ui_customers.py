@@ -391,3 +391,62 @@ def test_a_promise_dated_far_ahead_is_refused_with_422_and_a_manager_may_go_furt
     assert answer.status_code == 422 and "more than 365 days ahead" in answer.text
     with unit_of_work(engine) as s:
         assert [p.promised_on for p in s.scalars(select(PaymentPromise))] == [date(2026, 6, 1)]
+
+
+def test_a_manager_escalates_to_the_policys_manager_and_hands_the_customer_back(
+    manager: tuple[TestClient, str], engine: Engine
+) -> None:
+    client, csrf = manager
+    html = client.get("/customers/C1").text
+    assert 'action="/customers/C1/escalate"' in html and "Escalate to a manager" in html
+    form = {"csrf": csrf, "reason": "2 broken promises"}
+    answer = client.post("/customers/C1/escalate", data=form, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"].endswith("message=escalated")
+    with unit_of_work(engine) as s:
+        c = s.get(Customer, "C1")
+    assert c is not None and c.collector == "manager" and c.escalated_at == PLANNED
+    [logged] = kinds(engine, "escalated")
+    assert logged.actor == "zhao" and logged.data["from"] == "li" and logged.data["to"] == "manager"
+    html = client.get("/customers/C1?message=escalated").text
+    assert "Escalated: the customer is now with a manager." in html
+    assert "from collector li to manager, by zhao" in html and "Collector: manager" in html
+    entry = re.search(r'<li class="ev-escalated">(.*?)</li>', html, re.S)
+    assert entry is not None and "li → manager" in entry.group(1)
+    assert 'action="/customers/C1/deescalate"' in html
+    back = client.post("/customers/C1/deescalate", data={"csrf": csrf, "note": "paid"},
+                       follow_redirects=False)  # fmt: skip
+    assert back.status_code == 303
+    with unit_of_work(engine) as s:
+        c = s.get(Customer, "C1")
+    assert c is not None and c.collector == "li" and c.escalated_at is None
+    assert "Handed back" in client.get("/customers/C1").text
+
+
+def test_an_escalation_without_a_reason_is_shown_again_with_422(
+    manager: tuple[TestClient, str], engine: Engine
+) -> None:
+    client, csrf = manager
+    answer = client.post("/customers/C1/escalate", data={"csrf": csrf, "reason": "  "})
+    assert answer.status_code == 422 and "an escalation needs a reason" in answer.text
+    assert kinds(engine, "escalated") == []
+
+
+@pytest.mark.parametrize("role", ["reviewer", "collector"])
+def test_escalation_is_hidden_from_and_refused_to_others(
+    app: FastAPI, engine: Engine, role: str
+) -> None:
+    add(engine, "someone", role)
+    client, csrf = login(app, "someone")
+    assert 'action="/customers/C1/escalate"' not in client.get("/customers/C1").text
+    answer = client.post("/customers/C1/escalate", data={"csrf": csrf, "reason": "late"})
+    assert answer.status_code == 403
+    assert kinds(engine, "escalated") == []
+
+
+def test_the_handover_speaks_the_viewers_language(app: FastAPI, engine: Engine) -> None:
+    add(engine, "zhou", "manager", locale="zh-CN")
+    client, csrf = login(app, "zhou")
+    assert "升级给经理" in client.get("/customers/C1").text
+    client.post("/customers/C1/escalate", data={"csrf": csrf, "reason": "多次承诺未兑现"})
+    html = client.get("/customers/C1").text
+    assert "由催收专员 li 转交 manager,操作人 zhou" in html and "交回催收专员" in html

@@ -157,6 +157,29 @@ def test_every_step_renders_in_every_tone_and_channel_and_passes_the_linter(
 
 
 @pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("step", [s for s in STEPS if s not in ("fallback", "thank_you")])
+def test_a_fallback_sms_is_the_sms_of_the_step_it_follows_and_fits_the_limit(
+    step: str, locale: str, policy: Policy
+) -> None:
+    """D17: the SMS after an unread e-mail repeats that step's SMS (its offer and pay-by
+    rule), points to the e-mail, and stays within the segment limit and the linter."""
+    for tone in TONES:
+        for legal in (False, True):
+            base = pre_due_ctx(locale, tone) if step == "pre_due" else make_ctx(locale, step, tone)
+            ctx = replace(base, legal_authorised=legal)
+            own = RENDERER.sms(ctx).body
+            follow = replace(ctx, step="fallback", follows=step)
+            body = RENDERER.sms(follow).body
+            where = f"{step}/{locale}/{tone}/legal={legal}:\n{body}"
+            pointer = (
+                "详见日前的账单邮件。" if locale == "zh-CN" else " Details in our recent e-mail."
+            )
+            first_line, rest = own.split("\n", 1)
+            assert body == f"{first_line}{pointer}\n{rest}", where
+            assert lint_rendering(follow, "sms", policy) == [], where
+
+
+@pytest.mark.parametrize("locale", LOCALES)
 @pytest.mark.parametrize("tone", TONES)
 def test_pre_due_reminder_names_the_coming_due_date_and_passes_the_linter(
     locale: str, tone: str, policy: Policy

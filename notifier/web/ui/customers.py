@@ -1,7 +1,8 @@
 """Customers: a searchable list, and one customer's page with its open items, everything
 that happened to it (the timeline), and the forms to record a promise to pay (D21), open or
 resolve a dispute (D22) and, for managers and admins only, set the legal-authorised flag
-(D19). Times are shown in the viewer's zone and the customer's."""
+(D19) and escalate the customer to a manager or hand it back (D4). Times are shown in the
+viewer's zone and the customer's."""
 
 from __future__ import annotations
 
@@ -17,10 +18,9 @@ from sqlalchemy import func, or_, select
 from sqlmodel import Session, col
 
 from notifier import customers as service
+from notifier import escalation
 from notifier.domain.items import cents_to_money, local_date
-from notifier.domain.policy import TierName
-from notifier.domain.position import position
-from notifier.domain.tiers import decide_tier, tier_facts
+from notifier.domain.standing import standing_of
 from notifier.reports.explain import UnknownCustomer, explain
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Dispute, PaymentPromise, Receivable, Reminder, User
@@ -74,15 +74,12 @@ def customer_list(
         portfolio = {day: portfolio_outstanding(session, day) for day in days}
     listed: list[dict[str, Any]] = []
     for c in rows:
-        today = local_date(now, c.timezone)
-        mine = items.get(c.id, [])
-        hand_set: TierName | None = c.tier if c.tier_hand_set else None  # type: ignore[assignment]
-        facts = tier_facts(mine, today, policy.tiers, portfolio[today])
+        st = standing_of(c, items.get(c.id, []), now, policy, portfolio=portfolio.__getitem__)
         listed.append(
             {
                 "customer": c,
-                "position": position(mine, today, policy.penalty.default_daily_rate),
-                "tier": decide_tier(facts, policy.tiers, hand_set),
+                "position": st.position,
+                "tier": st.tier,
                 "pending": int(pending.get(c.id, 0)),
             }
         )
@@ -142,8 +139,9 @@ def _render(
         request, user, "customer.html", status_code=status_code, e=e, c=e.customer,
         entries=entries, currency=currency, disputes=disputes, promises=promises, amounts=amounts,
         invoices=[i for i in invoices if i.id not in disputed],
-        today=local_date(now, e.customer.timezone).isoformat(),
+        today=e.standing.today.isoformat(),
         can_legal=user.role in service.LEGAL_DECIDERS, error=error, form=form or {},
+        can_escalate=user.role in escalation.ESCALATORS,
         message=request.query_params.get("message", ""),
     )  # fmt: skip
 
@@ -285,3 +283,43 @@ def legal(
     except _Refused as exc:
         return _render(request, state, user, customer_id, UNPROCESSABLE, error=str(exc))
     return _back(customer_id, "legal")
+
+
+@router.post("/customers/{customer_id}/escalate", dependencies=[Csrf])
+def escalate(
+    request: Request,
+    state: State,
+    user: PageUser,
+    customer_id: CustomerKey,
+    reason: Annotated[str, Form(max_length=MAX_TEXT)] = "",
+) -> Response:
+    """D4: managers and admins only; the customer goes to the manager the policy names."""
+    require_role(user, escalation.ESCALATORS)
+    _known(state, customer_id)
+    try:
+        with _action(state) as session:
+            escalation.escalate(session, customer_id, reason, user, state.clock(),
+                                state.policy.escalation)  # fmt: skip
+    except _Refused as exc:
+        return _render(request, state, user, customer_id, UNPROCESSABLE, error=str(exc),
+                       form={"escalation_reason": reason})  # fmt: skip
+    return _back(customer_id, "escalated")
+
+
+@router.post("/customers/{customer_id}/deescalate", dependencies=[Csrf])
+def deescalate(
+    request: Request,
+    state: State,
+    user: PageUser,
+    customer_id: CustomerKey,
+    note: Annotated[str, Form(max_length=MAX_TEXT)] = "",
+) -> Response:
+    """Back to the collector it had before the escalation; managers and admins only."""
+    require_role(user, escalation.ESCALATORS)
+    _known(state, customer_id)
+    try:
+        with _action(state) as session:
+            escalation.deescalate(session, customer_id, note, user, state.clock())
+    except _Refused as exc:
+        return _render(request, state, user, customer_id, UNPROCESSABLE, error=str(exc))
+    return _back(customer_id, "deescalated")

@@ -21,8 +21,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from notifier import customers, review
-from notifier.domain.items import local_date
-from notifier.domain.position import position
+from notifier.domain.standing import standing_of
 from notifier.render import sms_segments
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Receivable, User
@@ -67,9 +66,9 @@ def _render(
         draft = review.get_draft(session, draft_id)  # unknown: 404 (web/errors.py)
         customer = session.get(Customer, draft.customer_id)
         assert customer is not None
-        items = items_for(session, [customer.id])[customer.id]
-        today = local_date(now, customer.timezone)
-        pos = position(items, today, state.policy.penalty.default_daily_rate)
+        st = standing_of(customer, items_for(session, [customer.id])[customer.id], now,
+                         state.policy)  # fmt: skip
+        pos = st.position
         currency = pos.currency or session.scalar(
             select(col(Receivable.currency)).where(col(Receivable.customer_id) == customer.id)
         )

@@ -14,10 +14,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
-from notifier.domain.aging import NOT_DUE, SETTLED, AgingRow, late_buckets
+from notifier.domain.aging import NOT_DUE, SETTLED, AgingRow, bucket_totals, late_buckets
 from notifier.domain.items import local_date
 from notifier.domain.policy import Policy
-from notifier.reports.aging import build_aging, totals
+from notifier.reports.aging import as_of_text, build_aging, end_of_day
 from notifier.reports.collectors import FollowUp, Reason, collectors
 from notifier.reports.funnel import CHANNELS, STEPS, FunnelRow, by_channel, funnel
 from notifier.store.db import unit_of_work
@@ -73,7 +73,7 @@ def aging_sections(
     sections = []
     for currency in sorted({r.currency for r in rows}) or ["CNY"]:
         mine = [r for r in rows if r.currency == currency]
-        sums = totals(mine, policy)
+        sums = bucket_totals(mine, policy.aging, (currency,))
         settled = sum((r.amount for r in mine if r.bucket == SETTLED), Decimal("0.00"))
         series: list[Bar] = [
             (bucket_name(s.bucket, t), settled if s.bucket == SETTLED else s.outstanding,
@@ -82,7 +82,7 @@ def aging_sections(
         ]  # fmt: skip
         buckets = [
             {"bucket": s.bucket, "name": name, "count": s.items, "outstanding": s.outstanding,
-             "penalty": s.penalty, "css": css}
+             "penalty": s.penalty, "paused": s.paused, "css": css}
             for s, (name, _, css) in zip(sums, series, strict=True)
         ]  # fmt: skip
         chart = bar_chart(
@@ -100,11 +100,17 @@ def aging_sections(
 def aging_report(
     request: Request, state: State, user: PageUser, at: date | None = None
 ) -> HTMLResponse:
+    """Taken at one instant (now, or the end of the chosen day in the viewer's zone, the
+    report's reference zone); each customer aged on its own local date then."""
     locale, t = _texts(user)
-    day = day_param("at", at, state.policy.limits) or local_date(state.clock(), user.timezone)
+    zone = user.timezone
+    chosen = day_param("at", at, state.policy.limits)
+    instant = end_of_day(chosen, zone) if chosen is not None else state.clock()
+    day = local_date(instant, zone)
     with unit_of_work(state.engine) as session:
-        rows = build_aging(session, day, state.policy)
+        rows = build_aging(session, instant, state.policy, zone=zone)
     return page(request, user, "reports_aging.html", subnav=SUBNAV, day=day, rows=rows,
+                reference=as_of_text(instant, zone),
                 sections=aging_sections(rows, day, state.policy, locale, t),
                 bucket_names={r.bucket: bucket_name(r.bucket, t) for r in rows},
                 red_after=state.policy.aging.red_after_days)  # fmt: skip

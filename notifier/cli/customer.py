@@ -1,0 +1,88 @@
+"""A customer's owner from the command line: escalate to a manager, hand back (D4)."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Annotated
+
+import typer
+from sqlmodel import Session
+
+from notifier import escalation
+from notifier.cli.app import app
+from notifier.cli.shell import AtOption, InvalidInput, out, parse_instant, shell_of
+from notifier.customers import NotAllowed
+from notifier.store.db import unit_of_work
+from notifier.store.models import User
+
+AsManager = Annotated[
+    str | None,
+    typer.Option(
+        "--as",
+        help="The notifier user (a manager or admin) recorded on the escalation "
+        "(default: the user of the same name as your login, if there is one).",
+    ),
+]
+
+
+def _escalator(session: Session, name: str | None) -> User:
+    """``--as``, else the user named like the OS login: an active manager or admin. The
+    name stands in the customer's evidence, so it is never a guess."""
+    if name is None:
+        try:
+            name = getpass.getuser()
+        except (OSError, KeyError):  # no login name (some containers)
+            name = ""
+        if not name:
+            raise InvalidInput("who escalates? pass --as NAME (a manager or admin)")
+    user = session.get(User, name)
+    problem = escalation.escalator_problem(user, name)
+    if problem is not None:
+        raise InvalidInput(f"{problem} (pass --as NAME)")
+    assert user is not None
+    return user
+
+
+@app.command()
+def escalate(
+    ctx: typer.Context,
+    customer: Annotated[str, typer.Argument(help="The customer's id.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it goes to a manager.")],
+    as_: AsManager = None,
+    at: AtOption = None,
+) -> None:
+    """Escalate a customer: it moves from its collector to the manager the policy names."""
+    shell = shell_of(ctx)
+    now = parse_instant(at)
+    with unit_of_work(shell.ready_engine()) as session:
+        by = _escalator(session, as_)
+        try:
+            c = escalation.escalate(session, customer, reason, by, now, shell.policy.escalation)
+        except NotAllowed as exc:
+            raise InvalidInput(str(exc)) from None
+        handover = escalation.escalation_of(session, c)
+    assert handover is not None
+    note = f" ({handover.note})" if handover.note else ""
+    out.print(f"escalated {c.id}: from {handover.from_collector or '-'} to "
+              f"{handover.to or '-'}{note}", markup=False, highlight=False)  # fmt: skip
+
+
+@app.command()
+def deescalate(
+    ctx: typer.Context,
+    customer: Annotated[str, typer.Argument(help="The customer's id.")],
+    note: Annotated[str | None, typer.Option("--note", help="Why it goes back.")] = None,
+    as_: AsManager = None,
+    at: AtOption = None,
+) -> None:
+    """Hand an escalated customer back to the collector it had before."""
+    shell = shell_of(ctx)
+    now = parse_instant(at)
+    with unit_of_work(shell.ready_engine()) as session:
+        by = _escalator(session, as_)
+        try:
+            c = escalation.deescalate(session, customer, note, by, now)
+        except NotAllowed as exc:
+            raise InvalidInput(str(exc)) from None
+    out.print(f"{c.id} is back with {c.collector or 'no collector'}", markup=False,
+              highlight=False)  # fmt: skip

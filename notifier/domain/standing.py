@@ -1,0 +1,331 @@
+"""A customer's whole standing at one instant: the one place where stage, open items (the
+disputed parts set aside), days overdue, penalty, totals per currency, tier and why, tone,
+the due cadence step, the channel, flags, promises, escalation and the next contact slot
+per channel are decided. The planner, the re-check at sending, ``explain``, the customer
+and draft pages and the aging report all ask it; none of them works any of it out again.
+
+"Today" is always the customer's own local date at ``now`` (D11): two customers seen at
+the same instant may be on different days.
+
+Pure: the caller reads the rows (items already carry their payments, open disputes and
+instalment plans: ``store.queries.items_for``), passes ``now``, and writes whatever follows
+(a promise settled, an escalation). The parts the planner may not need for a customer (the
+tier, the flags, the slot) are worked out when first asked for, once, so the sweep pays
+only for what it uses; the answers are the same whoever asks first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from functools import cached_property
+from typing import Protocol
+
+from notifier.domain.cadence import (
+    DueStep,
+    channel_preferences,
+    choose_channel,
+    cycle_key,
+    due_step,
+)
+from notifier.domain.calendar import CalendarNotPublished, WorkCalendar
+from notifier.domain.flags import Flags, flags
+from notifier.domain.items import Item, local_date
+from notifier.domain.policy import Channel, Kind, Policy, TierName, Tone
+from notifier.domain.position import Position, Totals, position
+from notifier.domain.slots import SEARCH_DAYS, Slot, slot_for
+from notifier.domain.stages import StageResult, customer_stage
+from notifier.domain.tiers import TierDecision, decide_tier, tier_facts
+from notifier.domain.tone import tone_for
+
+CHANNELS: tuple[Channel, ...] = ("sms", "email")
+
+
+class CustomerFacts(Protocol):
+    """What the standing reads of a customer: a mapped ``Customer`` or a plain row
+    (``store.queries.CustomerRow``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def country(self) -> str: ...
+    @property
+    def tier(self) -> str | None: ...
+    @property
+    def tier_hand_set(self) -> bool: ...
+    @property
+    def legal_authorised(self) -> bool: ...
+    @property
+    def phone(self) -> str | None: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def sms_opt_out(self) -> bool: ...
+    @property
+    def email_opt_out(self) -> bool: ...
+    @property
+    def phone_invalid(self) -> bool: ...
+    @property
+    def escalated_at(self) -> datetime | None: ...
+    @property
+    def escalation_reason(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class PromiseFact:
+    """D21: a promise to pay by a date, as recorded."""
+
+    id: int | None
+    promised_on: date
+    status: str  # open | kept | broken | withdrawn
+    recorded_at: datetime
+    amount: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Promises:
+    """The customer's promises at ``now``. ``settled``: open promises whose date has
+    passed, with what they turned out to be (kept when nothing promised is still overdue,
+    else broken): the caller records that."""
+
+    active: PromiseFact | None  # the one pausing reminders today, if any
+    broken: int  # broken promises in this cycle (each makes the next step firmer)
+    open: tuple[PromiseFact, ...]  # still open, by date
+    settled: tuple[tuple[PromiseFact, str], ...]
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """D4, D21: whether the customer was handed to a manager, and whether it is due now."""
+
+    at: datetime | None
+    reason: str | None
+    due: str | None  # the reason to escalate now; None when not due or already escalated
+
+
+@dataclass(frozen=True)
+class EarlierReminders:
+    """What the standing needs of the customer's earlier reminders: the steps already
+    drafted in each cycle, and when the messages that count under the caps (C2) go out."""
+
+    drafted: Mapping[str, Collection[str]] = field(default_factory=dict)  # cycle -> steps
+    taken: Mapping[str, Sequence[datetime]] = field(default_factory=dict)  # channel -> starts
+
+
+# The first free slot of a customer with no other message near it depends only on where
+# the customer is, the channel and the search span: a caller may share a memo across
+# customers (the planner does, for a whole sweep).
+SlotMemo = dict[tuple[str, str, str, str, datetime, datetime], Slot | None]
+
+
+@dataclass(frozen=True, eq=False)
+class Standing:
+    customer: CustomerFacts
+    now: datetime
+    today: date  # the customer's own local date at ``now``
+    items: tuple[Item, ...]
+    stage: StageResult
+    cycle: str | None  # the overdue cycle, named by its oldest open item
+    policy: Policy
+    calendar: WorkCalendar | None  # needed for slots only
+    promise_facts: tuple[PromiseFact, ...] = ()
+    reminders: EarlierReminders = field(default_factory=EarlierReminders)
+    portfolio: Callable[[date], Decimal] = field(default=lambda _day: Decimal(0))
+
+    # -- what is owed ------------------------------------------------------------------
+    @cached_property
+    def position(self) -> Position:
+        """The open items with their disputed parts set aside (D7, D22)."""
+        return position(self.items, self.today, self.policy.penalty.default_daily_rate)
+
+    @property
+    def days_overdue(self) -> int:
+        return self.stage.days_overdue
+
+    @property
+    def penalty(self) -> Decimal:
+        return self.position.total_penalty
+
+    @property
+    def totals(self) -> dict[str, Totals]:
+        """Outstanding, overdue, penalty and paused, per currency."""
+        return self.position.totals
+
+    @cached_property
+    def flags(self) -> Flags:
+        return flags(self.items, self.today, self.policy.flags)
+
+    # -- who the customer is -----------------------------------------------------------
+    @cached_property
+    def tier(self) -> TierDecision:
+        hand_set: TierName | None = (
+            self.customer.tier if self.customer.tier_hand_set else None  # type: ignore[assignment]
+        )
+        facts = tier_facts(self.items, self.today, self.policy.tiers, self.portfolio(self.today))
+        return decide_tier(facts, self.policy.tiers, hand_set)
+
+    @cached_property
+    def promises(self) -> Promises:
+        oldest = self._oldest
+        cycle_start = oldest.due_on if oldest is not None else None
+        active: PromiseFact | None = None
+        broken = 0
+        still_open: list[PromiseFact] = []
+        settled: list[tuple[PromiseFact, str]] = []
+        for p in sorted(self.promise_facts, key=lambda p: p.recorded_at):
+            status = p.status
+            if status == "open" and p.promised_on < self.today:
+                late = any(
+                    i.undisputed().is_open(p.promised_on) and i.due_on < p.promised_on
+                    for i in self.items
+                )
+                status = "broken" if late else "kept"
+                settled.append((p, status))
+            if status == "open":
+                still_open.append(p)
+                active = p  # the latest recorded open promise is the one that holds
+            if status == "broken" and cycle_start is not None and p.promised_on >= cycle_start:
+                broken += 1
+        still_open.sort(key=lambda p: p.promised_on)
+        return Promises(active, broken, tuple(still_open), tuple(settled))
+
+    @cached_property
+    def escalation(self) -> Escalation:
+        c = self.customer
+        due = None
+        if c.escalated_at is None and self.stage.reminder_stage is not None:
+            broken = self.promises.broken
+            if broken >= self.policy.planning.broken_promises_to_escalate:
+                due = f"{broken} broken promises to pay (D21)"
+        return Escalation(c.escalated_at, c.escalation_reason, due)
+
+    @property
+    def paused_by(self) -> str | None:
+        """Why reminders wait although something is due (D21), else None."""
+        active = self.promises.active
+        return None if active is None else f"promised to pay by {active.promised_on.isoformat()}"
+
+    # -- what to send ------------------------------------------------------------------
+    @cached_property
+    def due(self) -> DueStep | None:
+        """The cadence step due now and not yet drafted in this cycle; None when nothing
+        is due, the customer is paused by a promise, or the step was drafted already."""
+        if self.stage.reminder_stage is None or self.cycle is None or self.paused_by:
+            return None
+        cadence = self.policy.cadence
+        assert cadence is not None
+        return due_step(
+            cadence.steps, self.stage.days_overdue, self.tier.tier,
+            self.customer.legal_authorised, self.reminders.drafted.get(self.cycle, ()),
+            self.promises.broken,
+        )  # fmt: skip
+
+    @cached_property
+    def tone(self) -> Tone | None:
+        due = self.due
+        if due is not None and due.step.tone is not None:
+            return due.step.tone
+        return tone_for(self.stage.reminder_stage, self.tier.tier, self.policy.tone)
+
+    @property
+    def usable(self) -> dict[Channel, bool]:
+        """Channels the customer can receive: address known, not opted out, valid."""
+        c = self.customer
+        return {
+            "sms": bool(c.phone) and not c.sms_opt_out and not c.phone_invalid,
+            "email": bool(c.email) and not c.email_opt_out,
+        }
+
+    @cached_property
+    def channel(self) -> Channel | None:
+        """The due step's first preferred channel the customer can receive."""
+        due = self.due
+        if due is None:
+            return None
+        kind: Kind = "business" if self.customer.kind == "business" else "individual"
+        usable = self.usable
+        return choose_channel(channel_preferences(due.step, kind), sms_ok=usable["sms"],
+                              email_ok=usable["email"])  # fmt: skip
+
+    def slot(
+        self, channel: Channel, until: datetime | None = None, memo: SlotMemo | None = None
+    ) -> Slot | None:
+        """The first slot of ``channel`` starting in [now, until) that quiet hours and the
+        caps allow, given the customer's other messages (default span: ``SEARCH_DAYS``).
+        Raises ``CalendarNotPublished`` when the span runs past the published calendar."""
+        if self.calendar is None:
+            raise ValueError("the next slot needs the work calendar: pass calendar=")
+        end = until if until is not None else self.now + timedelta(days=SEARCH_DAYS)
+        taken = self.reminders.taken.get(channel, ())
+        c = self.customer
+        key = (c.kind, c.timezone, c.country, channel, self.now, end)
+        if memo is not None and not taken and key in memo:
+            return memo[key]
+        found = slot_for(c, channel, self.now, end, policy=self.policy, calendar=self.calendar,
+                         taken=taken)  # fmt: skip
+        if memo is not None and not taken:
+            memo[key] = found
+        return found
+
+    @cached_property
+    def next_slots(self) -> dict[Channel, Slot | None | CalendarNotPublished]:
+        """The next slot of each channel the customer can receive, after the caps; the
+        calendar's refusal where it is not published that far."""
+        result: dict[Channel, Slot | None | CalendarNotPublished] = {}
+        for channel in CHANNELS:
+            if not self.usable[channel]:
+                continue
+            try:
+                result[channel] = self.slot(channel)
+            except CalendarNotPublished as exc:
+                result[channel] = exc
+        return result
+
+    @property
+    def _oldest(self) -> Item | None:
+        oldest_id = self.stage.oldest_item_id
+        return next((i for i in self.items if i.id == oldest_id), None)
+
+
+def standing_of(
+    customer: CustomerFacts,
+    items: Sequence[Item],
+    now: datetime,
+    policy: Policy,
+    calendar: WorkCalendar | None = None,
+    *,
+    promises: Sequence[PromiseFact] = (),
+    reminders: EarlierReminders | None = None,
+    portfolio: Decimal | Callable[[date], Decimal] = Decimal(0),
+) -> Standing:
+    """The customer's standing at instant ``now``. ``items``: its receivables and plan
+    instalments with their payments and open disputes; ``portfolio``: what all customers
+    owe (the tier's share of receivables), as an amount or by day."""
+    today = local_date(now, customer.timezone)
+    stage = customer_stage(items, today, policy.stages)
+    oldest_id = stage.oldest_item_id
+    oldest = next((i for i in items if i.id == oldest_id), None) if oldest_id else None
+    by_day = portfolio if callable(portfolio) else _constant(portfolio)
+    return Standing(
+        customer=customer,
+        now=now,
+        today=today,
+        items=tuple(items),
+        stage=stage,
+        cycle=cycle_key(oldest.id, oldest.due_on) if oldest is not None else None,
+        policy=policy,
+        calendar=calendar,
+        promise_facts=tuple(promises),
+        reminders=reminders if reminders is not None else EarlierReminders(),
+        portfolio=by_day,
+    )
+
+
+def _constant(amount: Decimal) -> Callable[[date], Decimal]:
+    return lambda _day: amount
