@@ -25,7 +25,7 @@ import notifier.cli.service  # noqa: F401  (the command modules register themsel
 from notifier.cli.app import app
 from notifier.cli.failures import describe
 from notifier.cli.shell import InvalidInput, Shell, err
-from notifier.customers import CustomerError
+from notifier.customers import CustomerError, NotAllowed
 from notifier.domain.bounds import OutOfBounds
 from notifier.domain.lifecycle import IllegalTransition
 from notifier.plans import PlanError
@@ -34,7 +34,7 @@ from notifier.settings import ConfigError
 from notifier.users import UserError
 
 # What a user can act on: printed as it is (the services write these messages for people).
-EXPECTED = (InvalidInput, ConfigError, ReviewError, UserError, CustomerError, PlanError,
+EXPECTED = (InvalidInput, ConfigError, ReviewError, UserError, CustomerError, NotAllowed, PlanError,
             OutOfBounds, IllegalTransition)  # fmt: skip
 
 

@@ -11,7 +11,6 @@ from sqlmodel import Session
 from notifier import escalation
 from notifier.cli.app import app
 from notifier.cli.shell import AtOption, InvalidInput, out, parse_instant, shell_of
-from notifier.customers import NotAllowed
 from notifier.store.db import unit_of_work
 from notifier.store.models import User
 
@@ -56,10 +55,7 @@ def escalate(
     now = parse_instant(at)
     with unit_of_work(shell.ready_engine()) as session:
         by = _escalator(session, as_)
-        try:
-            c = escalation.escalate(session, customer, reason, by, now, shell.policy.escalation)
-        except NotAllowed as exc:
-            raise InvalidInput(str(exc)) from None
+        c = escalation.escalate(session, customer, reason, by, now, shell.policy.escalation)
         handover = escalation.escalation_of(session, c)
     assert handover is not None
     note = f" ({handover.note})" if handover.note else ""
@@ -80,9 +76,6 @@ def deescalate(
     now = parse_instant(at)
     with unit_of_work(shell.ready_engine()) as session:
         by = _escalator(session, as_)
-        try:
-            c = escalation.deescalate(session, customer, note, by, now)
-        except NotAllowed as exc:
-            raise InvalidInput(str(exc)) from None
+        c = escalation.deescalate(session, customer, note, by, now)
     out.print(f"{c.id} is back with {c.collector or 'no collector'}", markup=False,
               highlight=False)  # fmt: skip
