@@ -73,7 +73,7 @@ from notifier.channels import Channel, Outgoing, SmtpEmail, TwilioSms
 from notifier.domain.calendar import WorkCalendar
 from notifier.domain.policy import Policy
 from notifier.render import Renderer
-from notifier.review import approve_all_pending, count_by_status
+from notifier.services.review import approve_all_pending, count_by_status
 from notifier.settings import Settings, SmtpSettings, TwilioSettings, load_policy
 from notifier.store.db import make_engine, unit_of_work
 from notifier.store.migrate import upgrade
@@ -967,7 +967,7 @@ SPOTS = (
     ("  recheck_all", "notifier/sweeps/recheck.py", "recheck_all"),
     ("    gather: set-based reads", "notifier/sweeps/recheck.py", "gather"),
     ("      items_for (3 SELECTs)", "notifier/store/queries.py", "items_for"),
-    ("      active_opt_outs", "notifier/consent.py", "active_opt_outs"),
+    ("      active_opt_outs", "notifier/services/consent.py", "active_opt_outs"),
     ("    judge: the checks", "notifier/sweeps/recheck.py", "judge"),
     ("_record: the group's results", "notifier/sweeps/deliver.py", "_record"),
     ("Session.commit (flush + COMMIT)", "sqlalchemy/orm/session.py", "commit"),

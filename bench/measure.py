@@ -35,13 +35,13 @@ from notifier.domain.calendar import WorkCalendar
 from notifier.domain.items import local_date
 from notifier.domain.policy import Channel, Policy
 from notifier.domain.position import position
+from notifier.drafting.compose import message_context, payment_url
 from notifier.render import MessageContext, Renderer
 from notifier.settings import load_policy
 from notifier.store.db import make_engine, unit_of_work
 from notifier.store.migrate import upgrade
 from notifier.store.models import Customer, Reminder
 from notifier.store.queries import items_for
-from notifier.sweeps.compose import message_context, payment_url
 from notifier.sweeps.context import SweepContext
 
 ROOT = Path(__file__).resolve().parent.parent

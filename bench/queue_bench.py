@@ -25,10 +25,10 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from notifier.services.users import add_user, create_token
 from notifier.settings import Settings, load_policy
 from notifier.store.db import make_engine, unit_of_work
 from notifier.store.migrate import upgrade
-from notifier.users import add_user, create_token
 from notifier.web import create_app
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)

@@ -24,18 +24,12 @@ import notifier.cli.queue
 import notifier.cli.service  # noqa: F401  (the command modules register themselves)
 from notifier.cli.app import app
 from notifier.cli.failures import describe
-from notifier.cli.shell import InvalidInput, Shell, err
-from notifier.customers import CustomerError, NotAllowed
-from notifier.domain.bounds import OutOfBounds
-from notifier.domain.lifecycle import IllegalTransition
-from notifier.plans import PlanError
-from notifier.review import ReviewError
+from notifier.cli.shell import Shell, err
+from notifier.domain.errors import NotifierError
 from notifier.settings import ConfigError
-from notifier.users import UserError
 
 # What a user can act on: printed as it is (the services write these messages for people).
-EXPECTED = (InvalidInput, ConfigError, ReviewError, UserError, CustomerError, NotAllowed, PlanError,
-            OutOfBounds, IllegalTransition)  # fmt: skip
+EXPECTED = (NotifierError, ConfigError)
 
 
 def main() -> None:

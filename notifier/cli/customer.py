@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from sqlmodel import Session
 
-from notifier import escalation
 from notifier.cli.app import app
 from notifier.cli.shell import AtOption, InvalidInput, out, parse_instant, shell_of
+from notifier.services import escalation
 from notifier.store.db import unit_of_work
 from notifier.store.models import User
 

@@ -93,12 +93,9 @@ def explain(
     shell = shell_of(ctx)
     instant = parse_instant(at, shell.policy.limits)
     with unit_of_work(shell.ready_engine()) as session:
-        try:
-            explanation = explain_report.explain(
-                session, customer, instant, shell.policy, shell.calendar
-            )
-        except explain_report.UnknownCustomer as exc:
-            raise InvalidInput(str(exc)) from exc
+        explanation = explain_report.explain(
+            session, customer, instant, shell.policy, shell.calendar
+        )
     if json_:
         print(explain_report.to_json(explanation))
     else:

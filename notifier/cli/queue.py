@@ -16,15 +16,15 @@ import typer
 from rich.table import Table
 from sqlmodel import Session
 
-from notifier import review
 from notifier.cli.app import app
 from notifier.cli.replay import DryRunOption, as_json, note, run_sweep
 from notifier.cli.shell import AtOption, InvalidInput, err, out, parse_instant, shell_of
+from notifier.services import review
+from notifier.services.users import decider_problem
 from notifier.store.db import unit_of_work
 from notifier.store.models import User
 from notifier.sweeps.plan import PlanReport
 from notifier.sweeps.plan import plan as plan_sweep
-from notifier.users import decider_problem
 
 AsOption = Annotated[
     str | None,

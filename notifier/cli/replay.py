@@ -17,9 +17,9 @@ from typing import Annotated, Any, TypeVar
 import typer
 from sqlalchemy import Engine
 
-from notifier.cli.shell import InvalidInput, Shell, out, parse_instant
+from notifier.cli.shell import Shell, out, parse_instant
 from notifier.store.db import dry_run
-from notifier.sweeps.ticks import ReplayRefused, record_run, refuse_replay
+from notifier.sweeps.ticks import record_run, refuse_replay
 
 R = TypeVar("R")
 
@@ -48,10 +48,7 @@ def run_sweep(
         with dry_run(engine):
             return body(engine, now), now
     if at is not None:
-        try:
-            refuse_replay(engine, sweep, now)
-        except ReplayRefused as exc:
-            raise InvalidInput(str(exc)) from None
+        refuse_replay(engine, sweep, now)
     result = body(engine, now)
     record_run(engine, sweep, now, shell.sweep_context.worker, report_of(result))
     return result, now

@@ -18,13 +18,13 @@ from typing import Annotated, Literal
 import typer
 import uvicorn
 
-from notifier import users
 from notifier.cli.app import app, token_app, user_app
 from notifier.cli.shell import out, shell_of
 from notifier.scheduler import Wiring, build_scheduler
+from notifier.services import users
+from notifier.services.users import ROLES, add_user, create_token
 from notifier.store.db import unit_of_work
 from notifier.store.models import ApiToken
-from notifier.users import ROLES, add_user, create_token
 from notifier.web import create_app
 from notifier.web.logs import install_access_log_filter
 

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from notifier.channels import Channel
 from notifier.domain.bounds import OutOfBounds, check_date
 from notifier.domain.calendar import WorkCalendar
+from notifier.domain.errors import Refused
 from notifier.domain.policy import LimitsPolicy, Policy
 from notifier.render import Renderer
 from notifier.settings import Settings, load_policy, load_settings
@@ -29,7 +30,7 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 
-class InvalidInput(Exception):
+class InvalidInput(Refused):
     """Bad input from the user: printed as is, exit code 1."""
 
 

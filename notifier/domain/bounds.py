@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from notifier.domain.errors import Refused
 from notifier.domain.policy import LimitsPolicy
 
 
-class OutOfBounds(ValueError):
+class OutOfBounds(Refused, ValueError):
     """A value outside the window the policy allows; the message says which window."""
 
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import unicodedata
 
+from notifier.domain.errors import Refused
+
 MAX_ID_LENGTH = 64  # the id columns of the store (models.py)
 _RESERVED = {"/": "slash", "?": "question mark", "#": "hash", "%": "percent sign",
              "\\": "backslash"}  # fmt: skip
 
 
-class BadId(ValueError):
+class BadId(Refused, ValueError):
     """An id that cannot be used; the message names the offending character."""
 
 

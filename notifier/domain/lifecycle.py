@@ -24,6 +24,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from notifier.domain.errors import Conflict
+
 
 class Status(StrEnum):
     PENDING_APPROVAL = "pending_approval"
@@ -82,7 +84,7 @@ AWAITING_PROVIDER = HANDED_OVER - FINAL
 AFTER_APPROVAL = frozenset({S.APPROVED, S.SENDING, S.SENT, S.DELIVERED, S.FAILED, S.UNKNOWN})
 
 
-class IllegalTransition(Exception):
+class IllegalTransition(Conflict):
     """A move the lifecycle does not allow; nothing was changed."""
 
     def __init__(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from notifier.domain.errors import Refused
+
 WHOLE_FILE = "(whole file)"
 
 
@@ -20,7 +22,7 @@ class Problem:
         return f"row {self.row}, column {self.column}: {self.message}"
 
 
-class ImportRejected(Exception):
+class ImportRejected(Refused):
     """The file was not imported, and nothing of it was written. ``problems`` lists every
     problem found, not only the first."""
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from notifier.domain.calendar import CalendarNotPublished, WorkCalendar
+from notifier.domain.errors import NotFound
 from notifier.domain.flags import Flags
 from notifier.domain.items import cents_to_money
 from notifier.domain.penalty import describe_rate
@@ -28,13 +29,13 @@ from notifier.domain.slots import SEARCH_DAYS, Slot, contact_allowed
 from notifier.domain.stages import StageResult
 from notifier.domain.standing import EarlierReminders, PromiseFact, Standing, standing_of
 from notifier.domain.tiers import TierDecision
-from notifier.escalation import Escalated, escalation_of
+from notifier.drafting.slotting import COUNTED
+from notifier.services.escalation import Escalated, escalation_of
 from notifier.store.models import Customer, PaymentPromise, Reminder
 from notifier.store.queries import items_for, portfolio_outstanding
-from notifier.sweeps.slotting import COUNTED
 
 
-class UnknownCustomer(LookupError):
+class UnknownCustomer(NotFound, LookupError):
     def __init__(self, customer_id: str) -> None:
         super().__init__(f"no customer with id {customer_id!r}")
 

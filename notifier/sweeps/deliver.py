@@ -48,15 +48,15 @@ from notifier.channels import (
     Receipt,
     TransientDeliveryError,
 )
-from notifier.consent import record_opt_out
 from notifier.domain.calendar import CalendarNotPublished
 from notifier.domain.lifecycle import Status
+from notifier.drafting.slotting import reslot
+from notifier.services.consent import record_opt_out
 from notifier.store import reminders
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Reminder
 from notifier.sweeps.context import SweepContext
 from notifier.sweeps.recheck import recheck_all
-from notifier.sweeps.slotting import reslot
 from notifier.tracking import Tracker, expiry, track_email
 
 

@@ -14,19 +14,19 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
-from notifier.consent import opted_out
 from notifier.domain.calendar import CalendarNotPublished
 from notifier.domain.items import local_date
 from notifier.domain.lifecycle import WENT_OUT
 from notifier.domain.position import position
+from notifier.drafting.compose import compose, message_context, payment_url
+from notifier.drafting.fallback import asked_by, email_facts, facts_day, followed_template
+from notifier.drafting.slotting import RESLOT_DAYS, slot_for
+from notifier.services.consent import opted_out
 from notifier.store import reminders
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Reminder
 from notifier.store.queries import items_for
-from notifier.sweeps.compose import compose, message_context, payment_url
 from notifier.sweeps.context import SweepContext
-from notifier.sweeps.fallback_text import asked_by, email_facts, facts_day, followed_template
-from notifier.sweeps.slotting import RESLOT_DAYS, slot_for
 
 BATCH = 500
 

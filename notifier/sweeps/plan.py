@@ -29,12 +29,12 @@ from notifier.domain.standing import (
     Standing,
     standing_of,
 )
-from notifier.escalation import escalate_many
+from notifier.drafting.compose import compose, message_context, payment_url
+from notifier.services.escalation import escalate_many
 from notifier.store import reminders
 from notifier.store.db import unit_of_work
 from notifier.store.models import Event, PaymentPromise, Reminder
 from notifier.store.queries import CustomerRow, customer_rows, items_for, portfolio_outstanding
-from notifier.sweeps.compose import compose, message_context, payment_url
 from notifier.sweeps.context import SweepContext
 from notifier.sweeps.ticks import claim_tick, finish_tick
 

@@ -21,13 +21,13 @@ from typing import Literal
 from sqlalchemy import and_, or_, select
 from sqlmodel import Session, col
 
-from notifier.consent import active_opt_outs, address_of, opt_out_reason
 from notifier.domain.caps import WEEK, within_caps
 from notifier.domain.items import Item, cents_to_money
 from notifier.domain.lifecycle import HANDED_OVER
 from notifier.domain.policy import Channel, Policy
 from notifier.domain.slots import contact_allowed
 from notifier.domain.standing import PromiseFact, standing_of
+from notifier.services.consent import active_opt_outs, address_of, opt_out_reason
 from notifier.store.models import Customer, PaymentPromise, Reminder
 from notifier.store.queries import items_for
 

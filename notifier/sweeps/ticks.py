@@ -15,6 +15,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
+from notifier.domain.errors import Conflict
 from notifier.store.bulk import insert_ignoring_conflicts
 from notifier.store.db import unit_of_work
 from notifier.store.models import SweepTick
@@ -67,7 +68,7 @@ def last_ticks(engine: Engine, sweep: str, limit: int = 10) -> list[SweepTick]:
         )
 
 
-class ReplayRefused(Exception):
+class ReplayRefused(Conflict):
     """A run as at an instant earlier than one the sweep already ran at."""
 
 

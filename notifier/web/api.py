@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from notifier import review
+from notifier.services import review
 from notifier.store.db import unit_of_work
 from notifier.web.inputs import MAX_ID, Offset, RecordId, instant_param
 from notifier.web.state import ApiUser, Decider, State

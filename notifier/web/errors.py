@@ -1,9 +1,8 @@
 """One place where the service layer's errors become HTTP answers, for the API and the
 pages alike, and the last resort for everything else.
 
-- a draft, customer or dispute that does not exist: 404; a decision the draft's state does
-  not allow: 409; text that breaks the content rules: 422 with the reasons; input outside
-  the policy's window or refused by a service: 422 with its message; not allowed: 403;
+- every refusal is a ``NotifierError`` (``domain/errors.py``): its kind gives the status
+  (NotFound 404, Conflict 409, Refused 422, Forbidden 403) and its ``detail()`` the body;
 - anything unexpected: a plain 500 ``{"detail": "internal error"}``, and one log line
   with the error's type and where it was raised. Never the traceback or the exception's
   text in the answer or the log: SQL errors carry their parameters (phones, e-mails).
@@ -13,55 +12,25 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from notifier import customers, plans, review, users
-from notifier.domain.bounds import OutOfBounds
-from notifier.domain.lifecycle import IllegalTransition
-from notifier.reports.explain import UnknownCustomer
+from notifier.domain.errors import NotifierError, http_status
 from notifier.web.logs import redact_path
 
 log = logging.getLogger("notifier.web")
 UNPROCESSABLE = 422
 
 
-def _answer(code: int, detail: Any) -> Callable[[Request, Exception], Any]:
-    async def handler(request: Request, exc: Exception) -> Response:
-        return JSONResponse({"detail": detail(exc)}, status_code=code)
-
-    return handler
-
-
-def _lint(exc: Exception) -> dict[str, Any]:
-    assert isinstance(exc, review.LintRefused)
-    return {"message": str(exc), "problems": exc.problems}
-
-
-# Most specific first: Starlette picks the handler of the nearest class in the MRO.
-SERVICE_ERRORS: tuple[tuple[type[Exception], int, Callable[[Exception], Any]], ...] = (
-    (review.DraftNotFound, 404, str),
-    (review.LintRefused, UNPROCESSABLE, _lint),
-    (review.InvalidText, UNPROCESSABLE, str),
-    (review.NotADecider, 403, str),
-    (review.ReviewError, 409, str),
-    (IllegalTransition, 409, str),
-    (UnknownCustomer, 404, str),
-    (customers.NotAllowed, 403, str),
-    (customers.CustomerError, UNPROCESSABLE, str),
-    (plans.PlanError, UNPROCESSABLE, str),
-    (users.UserError, UNPROCESSABLE, str),
-    (OutOfBounds, UNPROCESSABLE, str),
-)
+async def _refusal(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, NotifierError)
+    return JSONResponse({"detail": exc.detail()}, status_code=http_status(exc))
 
 
 def install(app: FastAPI) -> None:
-    for kind, code, detail in SERVICE_ERRORS:
-        app.add_exception_handler(kind, _answer(code, detail))
+    app.add_exception_handler(NotifierError, _refusal)
 
 
 def _where(exc: BaseException) -> str:

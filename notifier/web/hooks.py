@@ -21,9 +21,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 from twilio.request_validator import RequestValidator
 
-from notifier.consent import record_opt_out
 from notifier.domain.reads import callback_outcome, is_machine_open
-from notifier.inbound import receive, status_callback
+from notifier.services.consent import record_opt_out
+from notifier.services.inbound import receive, status_callback
 from notifier.store.db import unit_of_work
 from notifier.store.models import Event, Reminder, TrackingHit
 from notifier.tracking import PIXEL_GIF
@@ -87,8 +87,8 @@ _MESSAGE_SID = re.compile(r"[A-Za-z0-9]{2,64}")
 
 @router.post("/webhooks/twilio/inbound")
 async def twilio_inbound(request: Request, state: State, signature: Signature = None) -> Response:
-    """An inbound SMS (notifier.inbound): acted on once per MessageSid; a repeat is 200 with
-    empty TwiML. Twilio always sends a MessageSid, so a signed request without one is not a
+    """An inbound SMS (services/inbound.py): acted on once per MessageSid; a repeat is 200
+    with empty TwiML. Twilio always sends a MessageSid, so a signed request without one is not a
     message from Twilio: 400, nothing changes (it could not be told from a replay)."""
     form = await _signed_form(request, state, signature)
     sid = form.get("MessageSid", "")

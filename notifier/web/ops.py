@@ -19,9 +19,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from notifier.review import STATUSES, count_by_status
+from notifier.services.review import STATUSES, count_by_status
+from notifier.services.users import user_for_token
 from notifier.store.db import unit_of_work
-from notifier.users import user_for_token
 from notifier.web.state import AppState, State
 
 router = APIRouter(tags=["operations"])

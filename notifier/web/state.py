@@ -13,11 +13,11 @@ from sqlalchemy import Engine
 
 from notifier.domain.calendar import WorkCalendar
 from notifier.domain.policy import Policy
+from notifier.services.users import DECIDERS, user_for_token
 from notifier.settings import Settings
 from notifier.store.db import unit_of_work
 from notifier.store.models import User
 from notifier.tracking import Tracker
-from notifier.users import DECIDERS, user_for_token
 
 log = logging.getLogger("notifier.auth")
 

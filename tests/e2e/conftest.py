@@ -26,11 +26,11 @@ from sqlalchemy import Engine
 
 from notifier.domain.policy import Policy
 from notifier.importer import import_file, import_text
+from notifier.services.users import add_user
 from notifier.settings import Settings, load_policy
 from notifier.store.db import make_engine, unit_of_work
 from notifier.store.migrate import upgrade
 from notifier.sweeps.plan import PlanReport, plan
-from notifier.users import add_user
 from notifier.web import create_app
 from tests.fakes.live_app import LiveApp
 from tests.fakes.smtp_servers import free_port

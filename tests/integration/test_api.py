@@ -11,11 +11,11 @@ from sqlalchemy import Engine, select
 from sqlmodel import col
 
 from notifier.domain.policy import Policy
+from notifier.services.users import add_user, create_token
 from notifier.settings import Settings
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Event, Receivable, Reminder, ReminderEdit
 from notifier.sweeps.plan import plan
-from notifier.users import add_user, create_token
 from notifier.web import create_app
 from tests.support import sweep_context
 

@@ -15,11 +15,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from notifier import logins, users
 from notifier.domain.policy import Policy
+from notifier.services import logins, users
+from notifier.services.users import add_user, create_token
 from notifier.settings import Settings
 from notifier.store.db import unit_of_work
-from notifier.users import add_user, create_token
 from notifier.web import create_app
 from notifier.web.ui import auth
 from tests.support import web_login

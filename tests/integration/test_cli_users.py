@@ -13,10 +13,10 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import col
 
 from notifier.domain.policy import Policy
+from notifier.services.users import add_user, create_token
 from notifier.settings import Settings
 from notifier.store.db import unit_of_work
 from notifier.store.models import Event, Reminder, User
-from notifier.users import add_user, create_token
 from notifier.web import create_app
 from tests.support import PORTFOLIO_PLANNED, run, two_customer_portfolio, web_login
 

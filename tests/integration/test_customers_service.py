@@ -1,5 +1,5 @@
-"""notifier.customers: promises (D21), disputes (D22), the legal flag (D19) and the timeline
-(D18), on a real migrated database (the ``engine`` fixture: SQLite, then PostgreSQL)."""
+"""services/customers.py: promises (D21), disputes (D22), the legal flag (D19) and the
+timeline (D18), on a real migrated database (the ``engine`` fixture: SQLite, then PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from sqlalchemy import Engine, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from notifier import customers, review
 from notifier.domain.calendar import WorkCalendar
 from notifier.domain.policy import Policy
+from notifier.services import customers, review
 from notifier.store.db import unit_of_work
 from notifier.store.models import (
     Customer,

@@ -16,7 +16,7 @@ from sqlmodel import col
 
 from notifier.channels import Channel, SmtpEmail, TwilioSms
 from notifier.domain.policy import AllowedHours, Policy, QuietHoursPolicy
-from notifier.review import approve_all_pending
+from notifier.services.review import approve_all_pending
 from notifier.settings import TwilioSettings
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Event, OptOut, Payment, Receivable, Reminder

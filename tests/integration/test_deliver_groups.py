@@ -22,7 +22,7 @@ from twilio.request_validator import RequestValidator
 
 from notifier.channels import Channel, Outgoing, Receipt, TwilioSms
 from notifier.domain.policy import Policy
-from notifier.review import approve_all_pending
+from notifier.services.review import approve_all_pending
 from notifier.settings import Settings, TwilioSettings
 from notifier.store.db import make_engine, unit_of_work
 from notifier.store.models import Customer, Event, Payment, PaymentPromise, Receivable, Reminder

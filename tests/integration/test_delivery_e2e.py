@@ -19,7 +19,7 @@ from sqlmodel import col
 
 from notifier.domain.policy import Policy
 from notifier.importer import import_file
-from notifier.review import approve_all_pending
+from notifier.services.review import approve_all_pending
 from notifier.settings import Settings, TwilioSettings
 from notifier.store.db import unit_of_work
 from notifier.store.models import Event, Reminder

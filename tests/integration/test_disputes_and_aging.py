@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select
 from notifier.domain.calendar import WorkCalendar
 from notifier.domain.policy import Policy
 from notifier.reports.explain import as_dict, explain
+from notifier.services.users import add_user
 from notifier.settings import Settings
 from notifier.store.db import unit_of_work
 from notifier.store.models import (
@@ -28,7 +29,6 @@ from notifier.store.models import (
 )
 from notifier.sweeps.plan import plan
 from notifier.sweeps.recheck import recheck_all
-from notifier.users import add_user
 from notifier.web import create_app
 from tests.support import run, sweep_context, web_login
 

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlmodel import col
 
-from notifier.customers import CustomerError, NotAllowed
 from notifier.domain.policy import EscalationPolicy, Policy
-from notifier.escalation import NO_MANAGER, deescalate, escalate, escalate_many
+from notifier.services.customers import CustomerError, NotAllowed
+from notifier.services.escalation import NO_MANAGER, deescalate, escalate, escalate_many
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Event, PaymentPromise, User
 from notifier.sweeps.plan import plan

@@ -20,11 +20,11 @@ from notifier.domain.items import local_date
 from notifier.domain.lint import lint
 from notifier.domain.policy import Policy
 from notifier.domain.position import position
+from notifier.drafting.compose import compose, facts_from_json, message_context, payment_url
 from notifier.render.formatting import format_day, format_money
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Receivable, Reminder
 from notifier.store.queries import items_for
-from notifier.sweeps.compose import compose, facts_from_json, message_context, payment_url
 from notifier.sweeps.context import SweepContext
 from notifier.sweeps.fallback import fallback
 from tests.support import sweep_context

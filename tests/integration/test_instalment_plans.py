@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from notifier.domain.instalments import monthly_schedule
-from notifier.plans import PlanError, create_plan
+from notifier.services.plans import PlanError, create_plan
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, InstalmentPlan, Payment, Receivable
 from notifier.store.queries import items_for

@@ -29,6 +29,7 @@ from notifier.domain.calendar import WorkCalendar
 from notifier.domain.policy import Policy
 from notifier.reports.aging import build_aging
 from notifier.reports.explain import as_dict, explain
+from notifier.services.users import add_user
 from notifier.settings import Settings, load_policy
 from notifier.store.db import make_engine, unit_of_work
 from notifier.store.migrate import upgrade
@@ -41,7 +42,6 @@ from notifier.store.models import (
     Reminder,
 )
 from notifier.sweeps.plan import plan
-from notifier.users import add_user
 from notifier.web import create_app
 from tests.support import ROOT, sweep_context, web_login
 

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from notifier import review
 from notifier.domain.calendar import WorkCalendar
 from notifier.domain.policy import Policy
+from notifier.services import review
 from notifier.store.db import unit_of_work
 from notifier.store.models import Reminder
 from tests.support import add_deciders, two_customer_portfolio

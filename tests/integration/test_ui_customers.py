@@ -18,6 +18,7 @@ from sqlalchemy import Engine, event, select
 from sqlmodel import col
 
 from notifier.domain.policy import Policy
+from notifier.services.users import add_user
 from notifier.settings import Settings
 from notifier.store.db import unit_of_work
 from notifier.store.models import (
@@ -28,7 +29,6 @@ from notifier.store.models import (
     Receivable,
     Reminder,
 )
-from notifier.users import add_user
 from notifier.web import create_app
 from tests.support import two_customer_portfolio, web_login
 

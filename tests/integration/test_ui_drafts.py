@@ -16,11 +16,11 @@ from sqlmodel import col
 
 from notifier.domain.policy import Policy
 from notifier.render import sms_segments
+from notifier.services.users import add_user
 from notifier.settings import Settings
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Event, Receivable, Reminder, ReminderEdit
 from notifier.sweeps.plan import plan
-from notifier.users import add_user
 from notifier.web import create_app
 from tests.support import sweep_context, web_login
 

@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from notifier.domain.policy import Policy
+from notifier.services.users import add_user
 from notifier.settings import Settings
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Payment, PaymentPromise, Receivable, Reminder
-from notifier.users import add_user
 from notifier.web import create_app
 
 NOW = datetime(2026, 3, 10, 6, 0, tzinfo=UTC)  # 14:00 in Shanghai

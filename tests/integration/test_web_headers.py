@@ -14,9 +14,9 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from notifier.domain.policy import Policy
+from notifier.services.users import add_user, create_token
 from notifier.settings import Settings
 from notifier.store.db import unit_of_work
-from notifier.users import add_user, create_token
 from notifier.web import create_app
 from notifier.web.headers import style_hashes
 from notifier.wiring import tracker_for

@@ -14,12 +14,12 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from notifier import review
 from notifier.domain.policy import Policy
+from notifier.services import review
+from notifier.services.users import add_user, create_token
 from notifier.settings import Settings
 from notifier.store.db import unit_of_work
 from notifier.store.models import Reminder
-from notifier.users import add_user, create_token
 from notifier.web import create_app
 from tests.support import PORTFOLIO_PLANNED, two_customer_portfolio, web_login
 

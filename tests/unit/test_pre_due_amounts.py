@@ -18,9 +18,9 @@ from notifier.domain.items import Item
 from notifier.domain.lint import lint
 from notifier.domain.policy import Channel, Policy
 from notifier.domain.position import position
+from notifier.drafting.compose import compose, lint_facts, message_context
 from notifier.render import MessageContext, Renderer
 from notifier.render.formatting import format_day, format_money
-from notifier.sweeps.compose import compose, lint_facts, message_context
 
 TODAY = date(2026, 3, 10)  # a Tuesday; 13 March is 3 days ahead, the end of the window
 TONES = ("friendly", "neutral", "firm", "formal")

@@ -95,7 +95,7 @@ def pre_due_ctx(locale: str, tone: str) -> MessageContext:
 def facts_for(ctx: MessageContext, channel: Channel) -> LintFacts:
     # compose imports the calendar module; imported here so a broken sibling module fails
     # only the tests that need it.
-    from notifier.sweeps.compose import lint_facts
+    from notifier.drafting.compose import lint_facts
 
     return lint_facts(ctx, channel)
 

@@ -17,10 +17,10 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from notifier import logins
+from notifier.services import logins
+from notifier.services.users import verify_password
 from notifier.store.db import unit_of_work
 from notifier.store.models import Event, User
-from notifier.users import verify_password
 from notifier.web.state import State, client_address
 from notifier.web.ui.i18n import LOCALES
 from notifier.web.ui.render import page

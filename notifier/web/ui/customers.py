@@ -17,11 +17,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, or_, select
 from sqlmodel import Session, col
 
-from notifier import customers as service
-from notifier import escalation
+from notifier.domain.errors import Forbidden, NotifierError
 from notifier.domain.items import cents_to_money, local_date
 from notifier.domain.standing import standing_of
 from notifier.reports.explain import UnknownCustomer, explain
+from notifier.services import customers as service
+from notifier.services import escalation
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Dispute, PaymentPromise, Receivable, Reminder, User
 from notifier.store.queries import items_for, portfolio_outstanding
@@ -163,9 +164,9 @@ def _action(state: AppState) -> Iterator[Session]:
     try:
         with unit_of_work(state.engine) as session:
             yield session
-    except service.NotAllowed as exc:
+    except Forbidden as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
-    except service.CustomerError as exc:
+    except NotifierError as exc:
         raise _Refused(str(exc)) from exc
 
 

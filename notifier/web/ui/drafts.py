@@ -14,19 +14,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request, status
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlmodel import col
 
-from notifier import customers, review
+from notifier.domain.errors import NotifierError, http_status
 from notifier.domain.standing import standing_of
 from notifier.render import sms_segments
+from notifier.services import customers, review
+from notifier.services.users import DECIDERS
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Receivable, User
 from notifier.store.queries import items_for
-from notifier.users import DECIDERS
 from notifier.web.headers import policy, style_hashes
 from notifier.web.inputs import RecordId
 from notifier.web.state import State
@@ -132,8 +133,8 @@ def edit(
     except review.LintRefused as exc:
         return _render(request, state, user, draft_id, UNPROCESSABLE, body=body,
                        subject=subject, problems=exc.problems)  # fmt: skip
-    except review.ReviewError as exc:
-        return _render(request, state, user, draft_id, status.HTTP_409_CONFLICT, body=body,
+    except NotifierError as exc:
+        return _render(request, state, user, draft_id, http_status(exc), body=body,
                        subject=subject, error=str(exc))  # fmt: skip
     return RedirectResponse(f"/drafts/{draft_id}?message=saved", status_code=303)
 
@@ -144,10 +145,8 @@ def approve(request: Request, state: State, user: PageDecider, draft_id: RecordI
         with unit_of_work(state.engine) as session:
             review.approve(session, [draft_id], user.name, state.clock(), state.policy,
                            state.calendar)  # fmt: skip
-    except review.LintRefused as exc:
-        return _render(request, state, user, draft_id, UNPROCESSABLE, error=str(exc))
-    except review.ReviewError as exc:
-        return _render(request, state, user, draft_id, status.HTTP_409_CONFLICT, error=str(exc))
+    except NotifierError as exc:
+        return _render(request, state, user, draft_id, http_status(exc), error=str(exc))
     return RedirectResponse("/?message=approved:1:0", status_code=303)
 
 
@@ -166,7 +165,7 @@ def reject(
     try:
         with unit_of_work(state.engine) as session:
             review.reject(session, draft_id, user.name, reason, state.clock())
-    except review.ReviewError as exc:
-        return _render(request, state, user, draft_id, status.HTTP_409_CONFLICT, error=str(exc),
+    except NotifierError as exc:
+        return _render(request, state, user, draft_id, http_status(exc), error=str(exc),
                        reason=reason)  # fmt: skip
     return RedirectResponse(f"/?message=rejected:{draft_id}", status_code=303)

@@ -13,7 +13,7 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from notifier import review
+from notifier.services import review
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Receivable, Reminder
 from notifier.web.inputs import MAX_ID, Offset

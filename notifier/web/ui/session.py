@@ -16,10 +16,10 @@ from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request, status
 
-from notifier import logins, users
+from notifier.services import logins, users
+from notifier.services.users import DECIDERS
 from notifier.store.db import unit_of_work
 from notifier.store.models import Event, User
-from notifier.users import DECIDERS
 from notifier.web.state import State
 
 

@@ -16,9 +16,9 @@ from datetime import datetime
 from sqlalchemy import Connection, select
 from sqlmodel import Session, col
 
-from notifier.consent import active_opt_outs, record_opt_out
 from notifier.domain.policy import DeliveryPolicy
 from notifier.domain.reads import Keyword, Outcome, handled_by_twilio, read_reply
+from notifier.services.consent import active_opt_outs, record_opt_out
 from notifier.store import reminders
 from notifier.store.bulk import insert_ignoring_conflicts
 from notifier.store.models import Customer, Event, InboundMessage, Reminder

@@ -21,29 +21,30 @@ from sqlmodel import Session, col
 
 from notifier.domain import lifecycle
 from notifier.domain.calendar import CalendarNotPublished, WorkCalendar
+from notifier.domain.errors import Conflict, Forbidden, NotFound, Refused
 from notifier.domain.lifecycle import Status
 from notifier.domain.lint import LintProblem, lint
 from notifier.domain.policy import Channel, Policy
+from notifier.drafting.compose import facts_from_json
+from notifier.drafting.slotting import RESLOT_DAYS, reslot
 from notifier.render import sms_segments
+from notifier.services.users import decider_problem
 from notifier.store import reminders as store
 from notifier.store.models import Customer, Reminder, ReminderEdit, User
-from notifier.sweeps.compose import facts_from_json
-from notifier.sweeps.slotting import RESLOT_DAYS, reslot
-from notifier.users import decider_problem
 
 STATUSES = lifecycle.STATUSES  # kept for callers of review.STATUSES
 
 
-class ReviewError(Exception):
+class ReviewError(Conflict):
     """A review action that cannot be done; the message says why."""
 
 
-class DraftNotFound(ReviewError):
+class DraftNotFound(NotFound, ReviewError):
     def __init__(self, reminder_id: int) -> None:
         super().__init__(f"no draft with id {reminder_id}")
 
 
-class NotADecider(ReviewError):
+class NotADecider(Forbidden, ReviewError):
     """The name on a decision is not an active reviewer, manager or admin."""
 
 
@@ -55,16 +56,19 @@ def check_decider(session: Session, name: str) -> None:
         raise NotADecider(problem)
 
 
-class InvalidText(ReviewError):
+class InvalidText(Refused, ReviewError):
     """A proposed text that no draft may carry (empty, a subject of several lines)."""
 
 
-class LintRefused(ReviewError):
+class LintRefused(Refused, ReviewError):
     def __init__(self, reminder_id: int, problems: Sequence[LintProblem | str]) -> None:
         self.problems = [str(p) for p in problems]
         super().__init__(
             f"draft {reminder_id} breaks the content rules: " + "; ".join(self.problems)
         )
+
+    def detail(self) -> dict[str, Any]:
+        return {"message": str(self), "problems": self.problems}
 
 
 @dataclass(frozen=True)

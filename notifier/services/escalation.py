@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session, col
 
-from notifier.customers import CustomerError, NotAllowed
 from notifier.domain.policy import EscalationPolicy
+from notifier.services.customers import CustomerError, NotAllowed
 from notifier.store.models import Customer, Event, User
 
 # Who may escalate a customer by hand or hand it back (D4: a manager's call).

@@ -25,10 +25,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from notifier import review
+from notifier.domain.errors import Forbidden, Refused
 from notifier.domain.items import cents_to_money, local_date, money_to_cents
 from notifier.domain.lifecycle import LIVE, Status
 from notifier.domain.policy import LimitsPolicy, Policy
+from notifier.services import review
 from notifier.store import reminders
 from notifier.store.models import (
     Customer,
@@ -53,11 +54,11 @@ TIMELINE_LIMIT = 500
 FOLDED_EVENTS = ("promise_recorded", "dispute_opened", "edited")
 
 
-class CustomerError(ValueError):
+class CustomerError(Refused, ValueError):
     """A customer action that cannot be done; the message says what is wrong."""
 
 
-class NotAllowed(PermissionError):
+class NotAllowed(Forbidden, PermissionError):
     """The user's role may not do this."""
 
 

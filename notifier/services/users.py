@@ -21,6 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlmodel import Session, col
 
+from notifier.domain.errors import NotFound, Refused
 from notifier.store.models import ApiToken, Event, User, WebSession
 
 Role = Literal["reviewer", "collector", "manager", "admin"]
@@ -34,8 +35,12 @@ _hasher = PasswordHasher()
 TOUCH_EVERY = timedelta(minutes=1)
 
 
-class UserError(ValueError):
+class UserError(Refused, ValueError):
     """A user or token request that cannot be done; the message says why."""
+
+
+class UnknownUser(NotFound, UserError):
+    """No such user or token."""
 
 
 def add_user(
@@ -86,7 +91,7 @@ def verify_password(user: User | None, password: str) -> bool:
 def get_user(session: Session, name: str) -> User:
     user = session.get(User, name, with_for_update=True)
     if user is None:
-        raise UserError(f"no user {name!r}: add one with `notifier user add`")
+        raise UnknownUser(f"no user {name!r}: add one with `notifier user add`")
     return user
 
 
@@ -164,7 +169,7 @@ def _digest(token: str) -> str:
 def create_token(session: Session, user_name: str, now: datetime) -> str:
     user = session.get(User, user_name)
     if user is None or not user.active:
-        raise UserError(f"no active user {user_name!r}: add one with `notifier user add`")
+        raise UnknownUser(f"no active user {user_name!r}: add one with `notifier user add`")
     token = "ntf_" + secrets.token_urlsafe(32)
     session.add(ApiToken(token_sha256=_digest(token), user_name=user_name, created_at=now))
     session.add(Event(at=now, kind="token_created", actor=user_name, data={}))
@@ -201,7 +206,7 @@ def list_tokens(session: Session, user_name: str | None = None) -> list[ApiToken
 def revoke_token(session: Session, token_id: int, now: datetime) -> ApiToken:
     token = session.get(ApiToken, token_id, with_for_update=True)
     if token is None:
-        raise UserError(f"no token with id {token_id}: see `notifier token list`")
+        raise UnknownUser(f"no token with id {token_id}: see `notifier token list`")
     if token.revoked_at is None:
         token.revoked_at = now
         session.add(Event(at=now, kind="token_revoked", actor=token.user_name,
@@ -212,7 +217,7 @@ def revoke_token(session: Session, token_id: int, now: datetime) -> ApiToken:
 def revoke_tokens(session: Session, user_name: str, now: datetime, *, event: bool = True) -> int:
     """Revoke every live token of the user; how many."""
     if session.get(User, user_name) is None:
-        raise UserError(f"no user {user_name!r}")
+        raise UnknownUser(f"no user {user_name!r}")
     ids = list(
         session.scalars(
             select(col(ApiToken.id)).where(

@@ -15,8 +15,8 @@ from typing import Any
 from notifier.domain.items import local_date
 from notifier.domain.lint import LintFacts
 from notifier.domain.policy import Policy
+from notifier.drafting.compose import facts_from_json
 from notifier.render import MessageContext
-from notifier.sweeps.compose import facts_from_json
 
 # Steps whose SMS is no follow-up of a reminder: a fallback of one of them says the facts
 # and asks for the dates offered, as a fallback of an unknown step does.

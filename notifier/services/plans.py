@@ -11,6 +11,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from notifier.domain.errors import Refused
 from notifier.domain.instalments import Instalment
 from notifier.domain.items import local_date, money_to_cents
 from notifier.store.models import Customer, Event, InstalmentPlan, Receivable
@@ -18,7 +19,7 @@ from notifier.store.models import Instalment as InstalmentRow
 from notifier.store.queries import items_for
 
 
-class PlanError(ValueError):
+class PlanError(Refused, ValueError):
     """A plan that cannot be made; the message says why."""
 
 
