@@ -79,7 +79,7 @@ from notifier.store.db import make_engine, unit_of_work
 from notifier.store.migrate import upgrade
 from notifier.store.models import Customer, Event, Payment, Receivable, Reminder, User
 from notifier.sweeps.context import SweepContext
-from notifier.sweeps.deliver import DeliverReport, deliver
+from notifier.sweeps.deliver import DeliverReport, deliver, opened
 from notifier.sweeps.plan import plan
 from notifier.tracking import Tracker, track_email
 from notifier.web import create_app
@@ -497,7 +497,8 @@ def sweep_until_done(
         profile.enable()
     started, cpu = clock.perf_counter(), clock.process_time()
     while True:
-        report = deliver(engine, now, ctx, channels(), TRACKER, rng=rng)
+        with opened(channels) as fresh:  # the caller opens and closes them (as Deliver)
+            report = deliver(engine, now, ctx, fresh, TRACKER, rng=rng)
         sweeps += 1
         total.update(_counts(report))
         if report.claimed == 0 or sweeps >= max_sweeps:
@@ -871,8 +872,8 @@ def measure_outage(
         if down and now >= back:
             w.call("smtp.start")
             down = False
-        channels = {"email": SmtpEmail(smtp_settings(port), ssl_context=tls)}
-        report = deliver(engine, now, ctx, channels, TRACKER, rng=rng)
+        with opened(lambda: {"email": SmtpEmail(smtp_settings(port), ssl_context=tls)}) as chs:
+            report = deliver(engine, now, ctx, chs, TRACKER, rng=rng)
         sweeps += 1
         total.update(_counts(report))
         if at_slot_end is None and now >= SLOT_END:

@@ -350,11 +350,19 @@ def samples(plan_db: Path, at: datetime) -> list[dict[str, Any]]:
     return found
 
 
+def measure_true_floor(args: dict[str, Any]) -> dict[str, Any]:
+    """Planning and its true floor in one process: bench/true_floor.py (issue 12)."""
+    from bench.true_floor import measure
+
+    return measure(args)
+
+
 MODES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "plan": measure_plan,
     "floor": measure_floor,
     "naive": measure_naive,
     "import": measure_import,
+    "true_floor": measure_true_floor,
 }
 
 

@@ -54,7 +54,9 @@ from bench.plan_bench import (
     run_child,
     samples_markdown,
 )
+from bench.ticks import tick_rows
 
+TARGET_VS_TRUE_FLOOR = 0.6  # issue 12, CPU time
 TARGET_PEAK_RSS_MB = 400.0  # at 1M receivables
 TARGET_QUEUE_P95_MS = 50.0
 TARGET_SMS_PER_S = 300.0
@@ -190,6 +192,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         db = fresh_copy(portfolio, run / "floor.db")
         return run_child("floor", {"db": str(db), "plan_db": str(plan_db), "at": args.at})
 
+    def true_floor() -> dict[str, Any]:  # issue 12: plan and its true floor, one process
+        db = fresh_copy(portfolio, run / "true_floor_plan.db")
+        floor_db = fresh_copy(portfolio, run / "true_floor.db")
+        return run_child("true_floor", {"db": str(db), "floor_db": str(floor_db),
+                                        "at": args.at, "batch": args.batch})  # fmt: skip
+
     def naive(render: bool) -> Callable[[], dict[str, Any]]:
         def action() -> dict[str, Any]:
             _remove_db(run / "naive.db")
@@ -201,6 +209,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         return action
 
+    def ticks() -> dict[str, Any]:  # issue 12: incremental ticks against a full scan
+        db = fresh_copy(portfolio, run / "ticks.db")
+        return child("bench.ticks", [json.dumps({"db": str(db), "at": args.at,
+                                                 "batch": args.batch})])  # fmt: skip
+
     queue_drafts = args.queue_drafts or args.scale
     queue_args = ["--drafts", str(queue_drafts), "--runs", str(args.queue_runs), "--json"]
     queue_args += ["--folder", str(run / "queue")]
@@ -210,6 +223,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     plan_ok = "error" not in results["plan"]
     skipped = {"error": "not run: the planning sweep failed"}
     results["floor"] = step("floor (render + executemany)", floor) if plan_ok else skipped
+    results["true_floor"] = step("true floor (plan, then Jinja2 from precomputed values "
+                                 "+ raw executemany, one process)", true_floor)  # fmt: skip
+    results["ticks"] = step("ticks (steady, full scan, first of the day)", ticks)
+    results["workers"] = step("planning with 1, 2, 3 workers on PostgreSQL", lambda: child(
+        "bench.ticks", ["--workers", json.dumps({"scale": args.scale, "at": args.at,
+                                                  "seed": args.seed})]))  # fmt: skip
     results["naive"] = step("naive (APScheduler add_job)", naive(False)) if plan_ok else skipped
     results["naive_render"] = step("naive with rendering", naive(True)) if plan_ok else skipped
     results["queue"] = step(
@@ -311,6 +330,8 @@ def table_rows(m: dict[str, Any], scale: int) -> list[Row]:
         Row("naive_per_s", n, "/s", f"{_get(naive, 'jobs') or 0:,} jobs sampled"),
         Row("naive_render_per_s", nr, "/s", f"{_get(naive_r, 'jobs') or 0:,} jobs sampled"),
     ]
+    rows += true_floor_rows(m.get("true_floor") or {})
+    rows += [Row(**r) for r in tick_rows(m.get("ticks") or {}, m.get("workers") or {})]
     rss = _get(plan, "peak_rss_mb")
     rows.append(
         Row(
@@ -361,6 +382,21 @@ def table_rows(m: dict[str, Any], scale: int) -> list[Row]:
             f"{_get(imp, 'rows') or 0:,} CSV rows, {_get(imp, 'customers') or 0:,} customers")
     )  # fmt: skip
     return rows
+
+
+def true_floor_rows(tf: dict[str, Any]) -> list[Row]:
+    """Issue 12: the planning sweep beside Jinja2 from precomputed values + one raw
+    executemany of the same rows, in the same process (CPU time: the machine is shared)."""
+    t, tc, pc = _get(tf, "rate"), _get(tf, "cpu_rate"), _get(tf, "plan", "cpu_rate")
+    r = _get(tf, "plan_vs_true_floor")
+    return [
+        Row("true_floor_per_s", t, "/s", f"CPU time {_num(tc)}/s, "
+            f"{_get(tf, 'drafts') or 0:,} drafts, {_get(tf, 'same_text_as_plan') or 0:,} "
+            "texts as planned"),
+        Row("plan_vs_true_floor", r, "x", f"plan (CPU time) {_num(pc)}/s, same process",
+            r, f">= {TARGET_VS_TRUE_FLOOR} x true floor",
+            None if r is None else r >= TARGET_VS_TRUE_FLOOR),
+    ]  # fmt: skip
 
 
 def _num(v: float | None) -> str:

@@ -2,8 +2,12 @@
 at start-up, UTC triggers, coalesced, one instance at a time, with a misfire grace. The
 database is the queue; there is never one job per reminder (DESIGN.md).
 
-Several processes may run the same schedule: each sweep claims its (sweep, tick) row, so a
-tick runs once across all of them; the delivery sweep claims its reminders with a lease.
+Several processes may run the same schedule: plan, fallback and expire each claim their
+(sweep, tick) row, so a tick runs once across all of them; the delivery sweep claims its
+reminders with a lease, and each delivery run is recorded as a ``deliver`` tick of its
+minute. The rows are what a later ``--at`` replay is checked against (sweeps/ticks.py):
+a replay earlier than a run the scheduler made is refused as one earlier than a CLI run.
+Each sweep is built once here with its dependencies bound (sweeps/runs.py).
 
 Every sweep runs once at start-up (a restarted worker does not wait for the next tick).
 The delivery sweep wakes every ``deliver_every_seconds`` and drains the backlog: batch
@@ -32,11 +36,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from notifier.channels import Channel
+from notifier.evidence.seal import seal
+from notifier.sweeps import reconcile
 from notifier.sweeps.context import SweepContext
-from notifier.sweeps.deliver import DeliverReport, deliver
-from notifier.sweeps.expire import expire
-from notifier.sweeps.fallback import fallback
-from notifier.sweeps.plan import plan
+from notifier.sweeps.deliver import Deliver, DeliverReport
+from notifier.sweeps.plan import tick_of
+from notifier.sweeps.runs import Expire, Fallback, Plan, Sweep
+from notifier.sweeps.ticks import claim_tick, finish_tick, record_tick
+from notifier.sweeps.weekly import weekly_job
 from notifier.tracking import Tracker
 
 log = logging.getLogger("notifier.scheduler")
@@ -52,16 +59,30 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _plan_job(engine: Engine, ctx: SweepContext, clock: Clock) -> None:
-    report = plan(engine, clock(), ctx)
+def _plan_job(engine: Engine, sweep: Plan, clock: Clock) -> None:
+    report = sweep.run(engine, clock())  # claims and finishes its (plan, tick) row itself
     if report.ran:
         log.info("plan: %s drafted, %s cancelled", report.drafted, report.cancelled)
 
 
-def _expire_job(engine: Engine, ctx: SweepContext, clock: Clock) -> None:
-    n = expire(engine, clock(), ctx.policy)
-    if n:
-        log.info("expire: %s drafts expired", n)
+def run_ticked(
+    engine: Engine, sweep: Sweep, now: datetime, ctx: SweepContext
+) -> dict[str, Any] | None:
+    """``sweep`` at ``now`` once per tick across every process: the (sweep, tick) row is
+    claimed first and finished with the report, which also guards a later ``--at``
+    replay (sweeps/ticks.py). None when another process has this tick."""
+    tick = tick_of(now, ctx.policy.planning.tick_minutes)
+    if not claim_tick(engine, sweep.name, tick, now, ctx.worker):
+        return None
+    report = sweep.run(engine, now).as_dict()
+    finish_tick(engine, sweep.name, tick, now, report)
+    return report
+
+
+def _expire_job(engine: Engine, sweep: Expire, ctx: SweepContext, clock: Clock) -> None:
+    report = run_ticked(engine, sweep, clock(), ctx)
+    if report and report["expired"]:
+        log.info("expire: %s drafts expired", report["expired"])
 
 
 _COUNTED = ("claimed", "sent", "retrying", "deferred", "cancelled", "failed", "unknown",
@@ -92,51 +113,57 @@ class DeliverRun:
 
 def drain_deliveries(
     engine: Engine,
-    ctx: SweepContext,
+    sweep: Deliver,
     clock: Clock,
-    wire: Wiring,
     *,
     budget_s: float,
     stop: threading.Event,
 ) -> DeliverRun:
-    """Delivery sweeps, each at the clock's current instant, until a claim comes back
-    short (nothing more is due now), another batch as long as the last one would not end
-    within ``budget_s`` seconds, or ``stop`` is set (then the message in hand is finished
-    and the rest of the batch released)."""
+    """Delivery sweeps, each at the clock's current instant (fresh channels each, opened
+    and closed by the sweep), until a claim comes back short (nothing more is due now),
+    another batch as long as the last one would not end within ``budget_s`` seconds, or
+    ``stop`` is set (then the message in hand is finished and the rest of the batch
+    released). The run is recorded as a ``deliver`` tick at the minute of its last batch,
+    so that a later ``notifier deliver --at`` earlier than that is refused."""
     run = DeliverRun()
     started = time.monotonic()
+    last: datetime | None = None
     while not stop.is_set():
         began = time.monotonic()
-        report = deliver(
-            engine, clock(), ctx, wire.channels(), wire.tracker, stop=stop.is_set, clock=clock
-        )
+        last = clock()
+        report = sweep.run(engine, last)
         run.add(report)
         ended = time.monotonic()
-        if report.claimed < ctx.policy.delivery.batch or report.released:
+        if report.claimed < sweep.ctx.policy.delivery.batch or report.released:
             break
         if (ended - started) + (ended - began) > budget_s:
             break
     run.seconds = time.monotonic() - started
+    if last is not None:  # one row a minute whatever the number of workers
+        minute = last.astimezone(UTC).replace(second=0, microsecond=0)
+        record_tick(engine, sweep.name, minute, sweep.ctx.worker, run.as_dict())
     return run
 
 
 def _deliver_job(
-    engine: Engine,
-    ctx: SweepContext,
-    clock: Clock,
-    wire: Wiring,
-    budget_s: float,
-    stop: threading.Event,
+    engine: Engine, sweep: Deliver, clock: Clock, budget_s: float, stop: threading.Event
 ) -> None:
-    run = drain_deliveries(engine, ctx, clock, wire, budget_s=budget_s, stop=stop)
+    run = drain_deliveries(engine, sweep, clock, budget_s=budget_s, stop=stop)
     if any(run.counts[name] for name in ("claimed", "unknown", "deferred")):
         log.info("deliver: %s", run.as_dict())
 
 
-def _fallback_job(engine: Engine, ctx: SweepContext, clock: Clock) -> None:
-    report = fallback(engine, clock(), ctx)
-    if report.drafted:
-        log.info("fallback: %s SMS drafted", report.drafted)
+def _seal_job(engine: Engine, clock: Clock) -> None:
+    """D18: events are written unsealed; each tick links the new ones into their chains."""
+    sealed = seal(engine, clock())
+    if sealed:
+        log.info("seal: %s events sealed", sealed)
+
+
+def _fallback_job(engine: Engine, sweep: Fallback, ctx: SweepContext, clock: Clock) -> None:
+    report = run_ticked(engine, sweep, clock(), ctx)
+    if report and report["drafted"]:
+        log.info("fallback: %s SMS drafted", report["drafted"])
 
 
 @dataclass(frozen=True)
@@ -161,11 +188,18 @@ def sweeps(
     every = IntervalTrigger(seconds=deliver_every_s, timezone=UTC)
     budget_s = deliver_every_s * BUDGET_SHARE
     stopping = stop if stop is not None else threading.Event()
+    # Each sweep built once, its dependencies bound; the channels are opened per run.
+    planning, expiry, follow_up = Plan(ctx), Expire(ctx.policy), Fallback(ctx)
+    delivery = Deliver(ctx, wire.channels, wire.tracker, stop=stopping.is_set, clock=clock)
     return {
-        "plan": (lambda: _plan_job(engine, ctx, clock), tick),
-        "expire": (lambda: _expire_job(engine, ctx, clock), tick),
-        "fallback": (lambda: _fallback_job(engine, ctx, clock), tick),
-        "deliver": (lambda: _deliver_job(engine, ctx, clock, wire, budget_s, stopping), every),
+        "plan": (lambda: _plan_job(engine, planning, clock), tick),
+        "expire": (lambda: _expire_job(engine, expiry, ctx, clock), tick),
+        "fallback": (lambda: _fallback_job(engine, follow_up, ctx, clock), tick),
+        "seal": (lambda: _seal_job(engine, clock), tick),
+        "weekly": (lambda: weekly_job(engine, ctx, clock(), wire.channels), tick),
+        # Issue 12: once a day, the planning states against a full recompute.
+        "reconcile": (lambda: reconcile.daily_job(engine, ctx, clock()), tick),
+        "deliver": (lambda: _deliver_job(engine, delivery, clock, budget_s, stopping), every),
     }
 
 

@@ -56,6 +56,8 @@ BOTH_STORES = frozenset(
         "test_reminder_store",
         "test_safe_replays",
         "test_escalation",
+        "test_evidence",
+        "test_incremental_planning",
     )
 )
 

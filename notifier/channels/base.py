@@ -14,6 +14,16 @@ from typing import Protocol
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with an e-mail to staff (the weekly report's workbook); reminders to
+    debtors carry none."""
+
+    filename: str
+    content_type: str  # e.g. application/vnd.openxmlformats-officedocument.spreadsheetml.sheet
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Outgoing:
     reminder_id: int
     channel: str  # "sms" | "email"
@@ -23,6 +33,7 @@ class Outgoing:
     html: str | None = None  # email only (already carries tracking pixel/links)
     # extra email headers, e.g. List-Unsubscribe, List-Unsubscribe-Post
     headers: Mapping[str, str] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()  # email only
 
 
 @dataclass(frozen=True)

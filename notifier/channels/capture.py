@@ -25,6 +25,7 @@ class CaptureChannel:
             "provider_id": provider_id, "reminder_id": message.reminder_id,
             "channel": message.channel, "to": message.to, "subject": message.subject,
             "body": message.body, "html": message.html, "headers": dict(message.headers),
+            "attachments": [a.filename for a in message.attachments],
         }  # fmt: skip
         try:
             self.folder.mkdir(parents=True, exist_ok=True)

@@ -108,7 +108,7 @@ class SmtpEmail:
         self._check(message, who)
         utf8 = not (message.to + self._sender).isascii()
         message_id = make_msgid(domain=self._domain)
-        data = None if utf8 else self._fast(message, message_id)
+        data = None if utf8 or message.attachments else self._fast(message, message_id)
         if data is None:  # not an ordinary message: the standard library writes it
             email = self._compose(message, who, message_id)
             data = email.as_bytes(policy=policy.SMTPUTF8 if utf8 else policy.SMTP)
@@ -157,6 +157,10 @@ class SmtpEmail:
             email.set_content(message.body, charset="utf-8")
             if message.html is not None:
                 email.add_alternative(message.html, subtype="html", charset="utf-8")
+            for a in message.attachments:  # multipart/mixed around the text
+                maintype, _, subtype = a.content_type.partition("/")
+                email.add_attachment(a.data, maintype=maintype, subtype=subtype,
+                                     filename=a.filename)  # fmt: skip
         except ValueError as exc:  # header with a line break, bad address syntax ...
             raise PermanentDeliveryError(
                 f"the e-mail to {who} cannot be composed: {scrub(str(exc))}", reason="rejected"

@@ -20,12 +20,15 @@ import sys
 import notifier.cli.customer
 import notifier.cli.data
 import notifier.cli.delivery
+import notifier.cli.evidence  # evidence export/verify, purge
 import notifier.cli.queue
 import notifier.cli.service  # noqa: F401  (the command modules register themselves)
+import notifier.cli.weekly  # noqa: F401  (report weekly)
 from notifier.cli.app import app
 from notifier.cli.failures import describe
 from notifier.cli.shell import Shell, err
 from notifier.domain.errors import NotifierError
+from notifier.importer import ImportRejected
 from notifier.settings import ConfigError
 
 # What a user can act on: printed as it is (the services write these messages for people).
@@ -38,6 +41,10 @@ def main() -> None:
     shell = Shell()
     try:
         app(standalone_mode=True, obj=shell)
+    except ImportRejected as exc:  # every problem of the file, then the one line
+        for problem in exc.problems:
+            err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+        _fail(f"{len(exc.problems)} problem(s) in the file; nothing was imported")
     except EXPECTED as exc:
         _fail(str(exc))
     except Exception as exc:

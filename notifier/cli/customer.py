@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import getpass
 from typing import Annotated
 
 import typer
 from sqlmodel import Session
 
 from notifier.cli.app import app
-from notifier.cli.shell import AtOption, InvalidInput, out, parse_instant, shell_of
+from notifier.cli.shell import AtOption, InvalidInput, os_login, out, parse_instant, shell_of
 from notifier.services import escalation
 from notifier.store.db import unit_of_work
 from notifier.store.models import User
@@ -28,10 +27,7 @@ def _escalator(session: Session, name: str | None) -> User:
     """``--as``, else the user named like the OS login: an active manager or admin. The
     name stands in the customer's evidence, so it is never a guess."""
     if name is None:
-        try:
-            name = getpass.getuser()
-        except (OSError, KeyError):  # no login name (some containers)
-            name = ""
+        name = os_login()
         if not name:
             raise InvalidInput("who escalates? pass --as NAME (a manager or admin)")
     user = session.get(User, name)

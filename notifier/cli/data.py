@@ -13,9 +13,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from notifier.cli.app import app, report_app
 from notifier.cli.shell import AtOption, InvalidInput, err, out, parse_day, parse_instant, shell_of
-from notifier.importer import ImportRejected, import_file
+from notifier.importer import import_file
 from notifier.reports import aging as aging_report
 from notifier.reports import explain as explain_report
+from notifier.reports.export import csv_for_excel
 from notifier.store.db import unit_of_work
 from notifier.store.migrate import upgrade
 
@@ -58,19 +59,12 @@ def import_(
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        try:
-            with unit_of_work(engine) as session:
-                report = import_file(
-                    session, kind, file, now=datetime.now(UTC), dry_run=dry_run,
-                    progress=progress, limits=shell.policy.limits,
-                )  # fmt: skip
-        except ImportRejected as exc:
-            bar.stop()
-            for problem in exc.problems:
-                err.print(str(problem), markup=False, highlight=False)
-            raise InvalidInput(
-                f"{file}: {len(exc.problems)} problem(s); nothing was imported"
-            ) from exc
+        # A rejected file raises ImportRejected: cli/__init__.py lists its problems.
+        with unit_of_work(engine) as session:
+            report = import_file(
+                session, kind, file, now=datetime.now(UTC), dry_run=dry_run,
+                progress=progress, limits=shell.policy.limits,
+            )  # fmt: skip
     if report.dry_run:
         out.print(
             f"dry run: {report.rows} {kind} rows are valid ({report.encoding}); nothing written"
@@ -118,8 +112,17 @@ def report_aging(
         typer.Option("--zone", help="Reference zone the report's instant is stated in."),
     ] = aging_report.REFERENCE_ZONE,
     format_: Annotated[
-        Literal["table", "csv", "json"], typer.Option("--format", help="Output format.")
+        Literal["table", "csv", "json", "xlsx"],
+        typer.Option("--format", help="Output format (csv: UTF-8 with BOM, for Excel)."),
     ] = "table",
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Write to this file (needed for xlsx)."),
+    ] = None,
+    locale: Annotated[
+        Literal["zh-CN", "en"],
+        typer.Option("--locale", help="Language of the workbook's headers (xlsx)."),
+    ] = "en",
     settled_days: Annotated[
         int,
         typer.Option(
@@ -138,12 +141,30 @@ def report_aging(
         if at is None or "T" in at
         else aging_report.end_of_day(parse_day(at, shell.policy.limits), zone)
     )
+    if format_ == "xlsx" and output is None:
+        raise InvalidInput("--format xlsx writes a workbook: name the file with -o FILE.xlsx")
     with unit_of_work(shell.ready_engine()) as session:
         rows = aging_report.build_aging(session, instant, shell.policy, settled_days, zone)
     totals = aging_report.totals(rows, shell.policy)
-    if format_ == "csv":
-        sys.stdout.write(aging_report.to_csv(rows))
-    elif format_ == "json":
-        print(aging_report.to_json(rows, totals, instant, shell.policy, zone))
-    else:
+    if format_ == "table":
         aging_report.print_table(out, rows, totals, instant, shell.policy, zone)
+        return
+    if format_ == "xlsx":
+        data = aging_report.to_xlsx(rows, totals, instant, shell.policy, zone, locale)
+    elif format_ == "csv":
+        data = csv_for_excel(aging_report.to_csv(rows))
+    else:
+        data = (aging_report.to_json(rows, totals, instant, shell.policy, zone) + "\n").encode()
+    write_out(output, data)
+
+
+def write_out(output: Path | None, data: bytes) -> None:
+    """The bytes to ``output`` (named on stderr once written), else to stdout as they are
+    (whatever the terminal's encoding: a CSV keeps its UTF-8 and BOM when redirected)."""
+    if output is None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    output.write_bytes(data)  # an OSError names the file (cli/failures.py), exit 1
+    err.print(f"wrote {output}", markup=False, highlight=False)

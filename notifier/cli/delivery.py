@@ -13,10 +13,9 @@ from notifier.cli.app import app
 from notifier.cli.replay import DryRunOption, as_json, note, run_sweep
 from notifier.cli.shell import AtOption, out, shell_of
 from notifier.sweeps.deliver import DeliverReport
-from notifier.sweeps.deliver import deliver as deliver_sweep
-from notifier.sweeps.expire import expire as expire_sweep
+from notifier.sweeps.expire import ExpireReport
 from notifier.sweeps.fallback import FallbackReport
-from notifier.sweeps.fallback import fallback as fallback_sweep
+from notifier.sweeps.runs import Deliver, Expire, Fallback
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the sweep report as JSON.")]
 
@@ -36,12 +35,10 @@ def deliver(
     --dry-run no channel is called: the report counts as sent what would be handed over."""
     shell = shell_of(ctx)
     kept = dry_run_channels()
-    report, _ = run_sweep(
-        shell, "deliver", at, dry_run,
-        lambda engine, now: deliver_sweep(engine, now, shell.sweep_context,
-                                          kept if dry_run else shell.channels(), shell.tracker),
-        DeliverReport.as_dict,
-    )  # fmt: skip
+    # The sweep opens the channels it is given a way to open, and closes them.
+    sweep = Deliver(shell.sweep_context, (lambda: kept) if dry_run else shell.channels,
+                    shell.tracker)  # fmt: skip
+    report, _ = run_sweep(shell, sweep.name, at, dry_run, sweep.run, DeliverReport.as_dict)
     handed = sorted((m for c in kept.values() for m in c.kept), key=lambda m: m.reminder_id)
     would_send = [{"reminder_id": m.reminder_id, "channel": m.channel} for m in handed]
     if json_:
@@ -68,11 +65,8 @@ def fallback(
 ) -> None:
     """Draft an SMS for every e-mail still unread after the policy's hours (D17)."""
     shell = shell_of(ctx)
-    report, _ = run_sweep(
-        shell, "fallback", at, dry_run,
-        lambda engine, now: fallback_sweep(engine, now, shell.sweep_context),
-        FallbackReport.as_dict,
-    )  # fmt: skip
+    sweep = Fallback(shell.sweep_context)
+    report, _ = run_sweep(shell, sweep.name, at, dry_run, sweep.run, FallbackReport.as_dict)
     if json_:
         _print_json(report.as_dict(), dry_run)
         return
@@ -91,13 +85,10 @@ def expire(
 ) -> None:
     """Expire the drafts nobody approved within the policy's hours after their slot."""
     shell = shell_of(ctx)
-    expired, now = run_sweep(
-        shell, "expire", at, dry_run,
-        lambda engine, now: expire_sweep(engine, now, shell.policy),
-        lambda n: {"expired": n},
-    )  # fmt: skip
+    sweep = Expire(shell.policy)
+    report, now = run_sweep(shell, sweep.name, at, dry_run, sweep.run, ExpireReport.as_dict)
     if json_:
-        _print_json({"at": now.isoformat(), "expired": expired}, dry_run)
+        _print_json(report.as_dict(), dry_run)
         return
-    out.print(f"expired at {now.isoformat()}: {expired} drafts expired")
+    out.print(f"expired at {now.isoformat()}: {report.expired} drafts expired")
     note(dry_run)

@@ -7,7 +7,6 @@ the next slot, D12).
 
 from __future__ import annotations
 
-import getpass
 import json
 from pathlib import Path
 from typing import Annotated
@@ -18,13 +17,13 @@ from sqlmodel import Session
 
 from notifier.cli.app import app
 from notifier.cli.replay import DryRunOption, as_json, note, run_sweep
-from notifier.cli.shell import AtOption, InvalidInput, err, out, parse_instant, shell_of
+from notifier.cli.shell import AtOption, InvalidInput, err, os_login, out, parse_instant, shell_of
 from notifier.services import review
 from notifier.services.users import decider_problem
 from notifier.store.db import unit_of_work
 from notifier.store.models import User
 from notifier.sweeps.plan import PlanReport
-from notifier.sweeps.plan import plan as plan_sweep
+from notifier.sweeps.runs import Plan
 
 AsOption = Annotated[
     str | None,
@@ -41,10 +40,7 @@ def _reviewer(session: Session, name: str | None) -> str:
     that is an active decider. The name stands in the customer's evidence, so it is never
     a guess: an unknown, disabled or collector user is refused (review.check_decider)."""
     if name is None:
-        try:
-            login = getpass.getuser()
-        except (OSError, KeyError):  # no login name (some containers)
-            login = ""
+        login = os_login()
         if login and decider_problem(session.get(User, login), login) is None:
             return login
         raise InvalidInput(
@@ -66,11 +62,8 @@ def plan(
     earliest contact slot within the planning horizon. An --at earlier than the newest
     planning run is refused unless --dry-run."""
     shell = shell_of(ctx)
-    report, now = run_sweep(
-        shell, "plan", at, dry_run,
-        lambda engine, now: plan_sweep(engine, now, shell.sweep_context, force=True),
-        PlanReport.as_dict,
-    )  # fmt: skip
+    sweep = Plan(shell.sweep_context, force=True)  # the command line claims no tick
+    report, now = run_sweep(shell, sweep.name, at, dry_run, sweep.run, PlanReport.as_dict)
     if json_:
         print(json.dumps(as_json(report.as_dict(), dry_run), ensure_ascii=False, indent=2))
         return
@@ -111,7 +104,7 @@ def drafts(
     table = Table(header_style="bold")
     for name in ("id", "customer", "status", "step", "stage", "tone", "channel", "slot (UTC)",
                  "lint"):  # fmt: skip
-        table.add_column(name)
+        table.add_column(name, overflow="fold")  # a narrow terminal wraps, never cuts
     for r in rows:
         table.add_row(
             str(r["id"]), r["customer_id"], r["status"], r["step"], r["stage"], r["tone"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cached_property
@@ -26,8 +28,20 @@ from notifier.sweeps.context import SweepContext
 from notifier.tracking import Tracker
 from notifier.wiring import channels_for, tracker_for
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# Piped or redirected, there is no terminal to fit: Rich would take 80 columns and cut a
+# table's cells ("INV-2026-01…"). As wide as the table needs then; on a terminal a cell
+# wraps (the tables fold their cells), nothing is cut either.
+PIPED_WIDTH = 10_000
+
+
+def _console(stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    piped = not (hasattr(stream, "isatty") and stream.isatty())
+    return Console(stderr=stderr, soft_wrap=True, width=PIPED_WIDTH if piped else None)
+
+
+out = _console()
+err = _console(stderr=True)
 
 
 class InvalidInput(Refused):
@@ -78,7 +92,10 @@ class Shell:
 
     @cached_property
     def sweep_context(self) -> SweepContext:
-        renderer = Renderer(self.settings.templates_dir)
+        # Development picks up a template edited on disk; production compiles each once.
+        renderer = Renderer(
+            self.settings.templates_dir, auto_reload=self.settings.environment == "development"
+        )
         return SweepContext(policy=self.policy, calendar=self.calendar, renderer=renderer)
 
     @cached_property
@@ -96,6 +113,15 @@ class Shell:
                 "run `notifier init` first"
             )
         return self.engine
+
+
+def os_login() -> str:
+    """The operating system's login name, or "" when there is none (some containers):
+    ``--as`` defaults to the notifier user of that name."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return ""
 
 
 def shell_of(ctx: typer.Context) -> Shell:

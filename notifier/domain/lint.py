@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -114,6 +114,7 @@ _MONEY_WORDS_EN = frozenset({"amount", "total", "balance", "owed", "owe", "owing
                              "price", "principal", "overdue", "remaining", "of"})  # fmt: skip
 _PERCENT = re.compile(r"\d+(?:\.\d+)?\s?[%％]")
 _TWO_DECIMALS = re.compile(r"\d+\.\d{2}")
+_DIGIT = re.compile(r"\d")  # the same digits as \d in _MONEY
 _CENT = Decimal("0.01")
 
 
@@ -233,8 +234,34 @@ def _extract_dates(text: str) -> tuple[str, set[date]]:
                 found.add(date(year, month, int(parts["d"])))
             except (ValueError, KeyError):
                 continue
-        text = pattern.sub(" ", text)
+        text = _blanked(text, matches)
     return text, found
+
+
+def _blanked(text: str, matches: list[re.Match[str]]) -> str:
+    """``pattern.sub(" ", text)`` from the matches ``pattern.finditer(text)`` found (the
+    same matches: sub scans the same way), without scanning the text a second time."""
+    pieces: list[str] = []
+    last = 0
+    for match in matches:
+        pieces += (text[last : match.start()], " ")
+        last = match.end()
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def _money_matches(text: str) -> Iterator[re.Match[str]]:
+    """``_MONEY.finditer(text)``, about 2x faster: a match holds a digit at most 4
+    characters after its start (a currency of at most 3, a space), so the scan starts 4
+    before the next digit; and a digit always starts a match (``\\d+``), so the search
+    never runs past it. The same matches, in the same order."""
+    pos = 0
+    while (digit := _DIGIT.search(text, pos)) is not None:
+        match = _MONEY.search(text, max(pos, digit.start() - 4))
+        if match is None:  # cannot happen (see above); kept for safety
+            return
+        yield match
+        pos = match.end()
 
 
 def _amounts(text: str) -> list[tuple[Decimal, str]]:
@@ -242,7 +269,7 @@ def _amounts(text: str) -> list[tuple[Decimal, str]]:
     exactly two decimals, or four digits and more. Smaller bare integers are counts of
     items or days."""
     result = []
-    for match in _MONEY.finditer(text):
+    for match in _money_matches(text):
         num = match.group("num")
         has_unit = bool(match.group("cur") or match.group("suffix"))
         if not has_unit and _part_of_name(text, match.start("num"), match.end("num")):

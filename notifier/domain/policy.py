@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, time
 from decimal import Decimal
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -368,6 +369,45 @@ class EscalationPolicy(_Strict):
         return self.manager
 
 
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+class WeeklyPolicy(_Strict):
+    """Seed 003: the manager's week (a weekly meeting; 1 % of what a collector recovers on
+    items overdue more than 90 days as a bonus). The week runs Monday to Sunday in
+    ``zone``; the report goes by e-mail to the active users of ``recipients_role`` at
+    ``send_hour`` on ``send_weekday`` there. Users carry no e-mail address (yet), so
+    ``emails`` names each recipient's: a recipient without one is skipped and named."""
+
+    zone: str = "Asia/Shanghai"
+    incentive_rate: Decimal = Field(Decimal("0.01"), ge=0, le=Decimal("0.5"))
+    incentive_after_days: int = Field(90, ge=0, le=3650)
+    recipients_role: Literal["reviewer", "collector", "manager", "admin"] = "manager"
+    emails: dict[str, str] = {}  # user name -> e-mail address
+    send_weekday: Weekday = "monday"
+    send_hour: int = Field(9, ge=0, le=23)
+    oldest_items: int = Field(10, ge=1, le=200)
+
+    @field_validator("zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone, e.g. Asia/Shanghai") from None
+        return value
+
+    @field_validator("emails")
+    @classmethod
+    def _addresses(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = sorted(
+            n for n, a in value.items() if a.count("@") != 1 or any(c.isspace() for c in a)
+        )
+        if bad:
+            raise ValueError(f"not an e-mail address for: {', '.join(bad)}")
+        return value
+
+
 class Creditor(_Strict):
     """Who the messages come from, per locale."""
 
@@ -378,6 +418,27 @@ class Creditor(_Strict):
 
     def name_for(self, locale: str) -> str:
         return self.name.get(locale) or next(iter(self.name.values()))
+
+
+class RetentionPolicy(_Strict):
+    """C5: how many years after a customer settled its records are kept, per country (ISO
+    code; others: ``default_years``). Then the purge anonymises its personal data."""
+
+    years: dict[str, int] = Field(default_factory=lambda: {"US": 3, "CN": 5})
+    default_years: int = Field(5, ge=1, le=100)
+
+    @field_validator("years")
+    @classmethod
+    def _plausible(cls, years: dict[str, int]) -> dict[str, int]:
+        for country, n in years.items():
+            if len(country) != 2 or not country.isalpha() or not country.isupper():
+                raise ValueError(f"{country!r} is not a country code like CN or US")
+            if not 1 <= n <= 100:
+                raise ValueError(f"{country}: {n} years is not between 1 and 100")
+        return years
+
+    def years_for(self, country: str) -> int:
+        return self.years.get(country, self.default_years)
 
 
 class Policy(_Strict):
@@ -398,4 +459,6 @@ class Policy(_Strict):
     limits: LimitsPolicy = LimitsPolicy()
     security: SecurityPolicy = SecurityPolicy()
     escalation: EscalationPolicy = EscalationPolicy()
+    weekly: WeeklyPolicy = WeeklyPolicy()
     creditor: Creditor = Creditor(name={"zh-CN": "notifier", "en": "notifier"}, contact="")
+    retention: RetentionPolicy = RetentionPolicy()

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from jinja2 import (
     Environment,
@@ -92,60 +93,147 @@ def _is_html(name: str | None) -> bool:
 
 
 class Renderer:
-    """One Jinja environment over a templates directory; safe to share between threads."""
+    """One Jinja environment over a templates directory; safe to share between threads.
 
-    def __init__(self, templates_dir: Path | str | None = None) -> None:
+    ``auto_reload``: a template edited on disk is used from the next message on (each use
+    checks the file's time: for development); off, each template is compiled once per
+    Renderer (production: the sweeps render thousands of messages a minute)."""
+
+    def __init__(
+        self, templates_dir: Path | str | None = None, *, auto_reload: bool = False
+    ) -> None:
         self.templates_dir = Path(templates_dir) if templates_dir else DEFAULT_TEMPLATES
+        self.auto_reload = auto_reload
         self.env = _Environment(
             loader=_Loader(self.templates_dir),
             undefined=StrictUndefined,
             autoescape=_is_html,
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=auto_reload,
+            cache_size=-1,  # every template stays compiled: a directory holds a few dozen
         )
         self.env.filters.update(
             money=_money, day=_day, day_short=_day_short, rate=_rate, paragraphs=_paragraphs
         )
         self.env.tests["http_url"] = _is_http_url
+        self._compiled: dict[str, Template] = {}  # by name, when auto_reload is off
+        self._subject_from_text: bool | None = None  # see _subject
 
     def sms(self, ctx: MessageContext) -> RenderedSms:
         name = f"sms/{ctx.locale}/{ctx.step}.txt.j2"
-        body = _tidy_sms(self._render(self._step_template("sms", ctx, name), ctx))
+        template = self._step_template("sms", ctx, name)
+        body = _tidy_sms(self._render(template, _values(ctx), ctx))
         segments, encoding = sms_segments(body)
         return RenderedSms(body, segments, encoding)
 
     def email(self, ctx: MessageContext) -> RenderedEmail:
-        self._step_template("email", ctx, f"email/{ctx.locale}/{ctx.step}.j2")
-        subject = self._render(self.env.get_template("email/_subject.j2"), ctx)
-        text = self._render(self.env.get_template("email/_layout.txt.j2"), ctx)
-        html = self._render(self.env.get_template(HTML_PREFIX + "email/_layout.html.j2"), ctx)
+        """Subject, text and HTML from one set of values: each amount and date is formatted
+        once for the three, and the subject is the text's own step macro when the layouts
+        are the shipped ones (the same words as ``email/_subject.j2`` renders)."""
+        step = f"email/{ctx.locale}/{ctx.step}.j2"
+        self._step_template("email", ctx, step)
+        values = _values(ctx)
+        text_layout = self._template("email/_layout.txt.j2")
+        context = text_layout.new_context(values)
+        text = self._run(text_layout, context, ctx)
+        subject = self._subject(ctx, values, context.vars.get("m"), step)
+        html = self._render(self._template(HTML_PREFIX + "email/_layout.html.j2"), values, ctx)
         return RenderedEmail(" ".join(subject.split()), _tidy(text), _tidy(html))
+
+    def _subject(self, ctx: MessageContext, values: dict[str, Any], m: Any, step: str) -> str:
+        if (
+            self._shipped_subject()
+            and getattr(m, "__name__", None) == step
+            and callable(getattr(m, "subject", None))
+        ):
+            try:
+                return str(m.subject())
+            except TemplateError as exc:
+                raise self._error("email/_subject.j2", ctx, exc) from exc
+        return self._render(self._template("email/_subject.j2"), values, ctx)
+
+    def _shipped_subject(self) -> bool:
+        """Whether ``email/_subject.j2`` and ``email/_layout.txt.j2`` are the shipped files:
+        then the subject is the ``m.subject()`` of the text layout, already built. Checked
+        once (a directory of one's own may change its layouts; auto_reload: never)."""
+        if self.auto_reload:
+            return False
+        if self._subject_from_text is None:
+            names = ("email/_subject.j2", "email/_layout.txt.j2")
+            try:
+                self._subject_from_text = all(
+                    _source(self.templates_dir / n) == _source(DEFAULT_TEMPLATES / n) for n in names
+                )
+            except OSError:
+                self._subject_from_text = False
+        return self._subject_from_text
+
+    def _template(self, name: str) -> Template:
+        """A compiled template; looked up once per Renderer unless auto_reload is on."""
+        if self.auto_reload:
+            return self.env.get_template(name)
+        template = self._compiled.get(name)
+        if template is None:
+            template = self._compiled[name] = self.env.get_template(name)
+        return template
 
     def _step_template(self, channel: str, ctx: MessageContext, name: str) -> Template:
         if ctx.tone not in TONES:
             raise RenderError(f"unknown tone {ctx.tone!r} for step {ctx.step!r}; "
                               f"expected one of {', '.join(TONES)}")  # fmt: skip
         try:
-            return self.env.get_template(name)
+            return self._template(name)
         except TemplateNotFound as exc:
             raise TemplateMissing(
                 f"no {channel} template for step {ctx.step!r} in locale {ctx.locale!r}: "
                 f"expected {self.templates_dir / name}"
             ) from exc
 
-    def _render(self, template: Template, ctx: MessageContext) -> str:
+    def _render(self, template: Template, values: dict[str, Any], ctx: MessageContext) -> str:
+        return self._run(template, template.new_context(values), ctx)
+
+    def _run(self, template: Template, context: Context, ctx: MessageContext) -> str:
+        """``template.render`` in a context of our own (the text layout's is read after)."""
         try:
-            return template.render(ctx.template_vars())
+            try:
+                return self.env.concat(template.root_render_func(context))
+            except Exception:
+                self.env.handle_exception()
         except TemplateError as exc:
-            raise RenderError(
-                f"{template.name} (step {ctx.step!r}, locale {ctx.locale!r}, tone {ctx.tone!r}):"
-                f" {exc.message or exc}"
-            ) from exc
+            raise self._error(template.name, ctx, exc) from exc
+
+    def _error(self, name: str | None, ctx: MessageContext, exc: TemplateError) -> RenderError:
+        return RenderError(
+            f"{name} (step {ctx.step!r}, locale {ctx.locale!r}, tone {ctx.tone!r}):"
+            f" {exc.message or exc}"
+        )
+
+
+FORMATTED = "_formatted"  # the template variable holding one draft's formatted values
+
+
+def _values(ctx: MessageContext) -> dict[str, Any]:
+    """The template variables of one message, and a memo of its formatted amounts and dates
+    that its subject, text and HTML share (an e-mail prints each amount 2-4 times)."""
+    values = ctx.template_vars()
+    values[FORMATTED] = {}
+    return values
+
+
+def _source(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
 
 
 @pass_context
 def _money(context: Context, amount: Decimal, currency: str | None = None) -> str:
-    return format_money(amount, currency or context["currency"], context["locale"])
+    currency = currency or context["currency"]
+    memo: dict[Any, str] = context[FORMATTED]
+    key = (amount, currency)
+    text = memo.get(key)
+    if text is None:
+        text = memo[key] = format_money(amount, currency, context["locale"])
+    return text
 
 
 @pass_context

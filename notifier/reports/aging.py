@@ -29,8 +29,9 @@ from notifier.domain.aging import (
 from notifier.domain.items import local_date
 from notifier.domain.policy import Policy
 from notifier.domain.standing import standing_of
-from notifier.reports.export import Cell, write_csv
+from notifier.reports.export import Cell, Money, Sheet, write_csv, write_xlsx
 from notifier.store.queries import items_for, iter_customers
+from notifier.words import text
 
 REFERENCE_ZONE = "Asia/Shanghai"  # the customers' default zone (D11)
 COLUMNS = (
@@ -170,7 +171,7 @@ def print_table(
         ("Due", "left"), ("Days overdue", "right"), ("Outstanding", "right"),
         ("Paused (disputed)", "right"), ("Penalty so far", "right"), ("Bucket", "left"),
     ):  # fmt: skip
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for r in rows:
         table.add_row(
             f"{r.customer_id} {r.customer_name}", r.collector or "", r.invoice_id,
@@ -182,7 +183,9 @@ def print_table(
     console.print(table)
     summary = Table(title="By bucket, per currency", header_style="bold")
     for name in ("Currency", "Bucket", "Items", "Outstanding", "Paused", "Penalty so far"):
-        summary.add_column(name, justify="left" if name in ("Currency", "Bucket") else "right")
+        summary.add_column(
+            name, justify="left" if name in ("Currency", "Bucket") else "right", overflow="fold"
+        )
     late = late_buckets(policy.aging)
     for t in totals:
         style = "green" if t.bucket == "settled" else ("red" if t.bucket in late else None)
@@ -191,6 +194,60 @@ def print_table(
             f"{t.penalty:,.2f}", style=style,
         )  # fmt: skip
     console.print(summary)
+
+
+# The workbook's columns, labelled from the message catalogue (notifier.words).
+XLSX_COLUMNS = (
+    ("cu_id", 10), ("customer", 24), ("collector", 12), ("invoice", 18), ("wk_currency", 8),
+    ("issued_on", 12), ("due_on", 12), ("days_overdue", 10), ("amount", 16),
+    ("outstanding", 16), ("cu_paused", 16), ("penalty", 14), ("bucket", 10),
+    ("settled_amount", 12),
+)  # fmt: skip
+SUMMARY_COLUMNS = ("wk_currency", "bucket", "items", "outstanding", "cu_paused", "penalty")
+
+
+def bucket_label(bucket: str, locale: str) -> str:
+    if bucket in ("not_due", "settled"):
+        return text(locale, f"bucket_{bucket}")
+    return text(locale, "bucket_days", range=bucket)
+
+
+def to_xlsx(
+    rows: list[AgingRow],
+    totals: list[BucketTotal],
+    at: date | datetime,
+    policy: Policy,
+    zone: str = REFERENCE_ZONE,
+    locale: str = "en",
+) -> bytes:
+    """The report as an Excel workbook: the items, then the totals per currency and
+    bucket; headers in ``locale``, amounts as numbers shown with their currency, dates as
+    dates. The sheet names the report's instant (and that each customer is aged on its
+    own local date)."""
+    instant = report_instant(at, zone)
+    items = [
+        (
+            r.customer_id, r.customer_name, r.collector, r.invoice_id, r.currency, r.issued_on,
+            r.due_on, r.days_overdue if r.bucket != "settled" else None,
+            Money(r.amount, r.currency), Money(r.outstanding, r.currency),
+            Money(r.paused, r.currency), Money(r.penalty, r.currency),
+            bucket_label(r.bucket, locale), r.settled_on,
+        )
+        for r in rows
+    ]  # fmt: skip
+    summary = [
+        (t.currency, bucket_label(t.bucket, locale), t.items, Money(t.outstanding, t.currency),
+         Money(t.paused, t.currency), Money(t.penalty, t.currency))
+        for t in totals
+    ]  # fmt: skip
+    reference = text(locale, "aging_reference", at=as_of_text(instant, zone))
+    return write_xlsx([
+        Sheet(text(locale, "aging_title"), [text(locale, k) for k, _ in XLSX_COLUMNS], items,
+              [w for _, w in XLSX_COLUMNS]),
+        Sheet(text(locale, "wk_currency") + " · " + text(locale, "bucket"),
+              [text(locale, k) for k in SUMMARY_COLUMNS], summary),
+        Sheet(text(locale, "as_of"), [text(locale, "as_of")], [(reference,)], [60]),
+    ])  # fmt: skip
 
 
 def totals(rows: list[AgingRow], policy: Policy) -> list[BucketTotal]:

@@ -10,6 +10,10 @@ Numbers the product computes itself (days overdue, which may be negative) are pa
 ``int`` or ``Decimal`` and written as they are: ``-17`` is a number to a spreadsheet, not a
 formula, and prefixing it would turn a column of numbers into text. Only ``str`` values
 are neutralised, so a column that must stay numeric is written from numbers, never text.
+
+The same reports also go out as a file for a spreadsheet user's double click: CSV with a
+UTF-8 BOM (:func:`csv_for_excel`) and Excel workbooks (:func:`write_xlsx`, openpyxl), where
+amounts are numbers formatted with their currency and text is never a formula.
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
+from typing import Any
 
 Cell = str | int | Decimal | None
 
@@ -47,3 +54,87 @@ def write_csv(columns: Sequence[str], rows: Iterable[Mapping[str, Cell]]) -> str
     writer.writerow([safe_cell(name) for name in columns])
     writer.writerows([safe_cell(row.get(name)) for name in columns] for row in rows)
     return out.getvalue()
+
+
+# -- for a spreadsheet user's double click ------------------------------------------------
+# Excel on a Chinese Windows reads a CSV file without a byte order mark as GBK: the BOM
+# tells it the file is UTF-8 (LibreOffice and Python's "utf-8-sig" read it either way).
+BOM = "\ufeff"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def csv_for_excel(text: str) -> bytes:
+    """CSV text as the bytes of a file Excel opens right: UTF-8 with a BOM."""
+    return (BOM + text).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Money:
+    """An amount in its currency: a number in the workbook, shown with the currency."""
+
+    amount: Decimal
+    currency: str
+
+
+XCell = str | int | Decimal | date | Money | None
+
+
+@dataclass(frozen=True)
+class Sheet:
+    title: str  # at most 31 characters (Excel's limit)
+    headers: Sequence[str]
+    rows: Iterable[Sequence[XCell]]
+    widths: Sequence[int] = ()  # characters per column; default from the header
+
+
+def money_format(currency: str) -> str:
+    """Excel's number format for an amount in ``currency``: ``#,##0.00 "CNY"``."""
+    code = "".join(ch for ch in currency if ch.isalnum())[:3]
+    return f'#,##0.00 "{code}"' if code else "#,##0.00"
+
+
+def write_xlsx(sheets: Sequence[Sheet]) -> bytes:
+    """A workbook, one worksheet per sheet: a bold, frozen header with a filter, amounts
+    and days as numbers (an amount formatted with its currency), dates as dates, and
+    every text cell stored as text, so that a name like ``=HYPERLINK(..)`` is never a
+    formula (openpyxl would otherwise take a leading ``=`` as one)."""
+    from openpyxl import Workbook  # imported here: only the xlsx export needs it
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    book = Workbook()
+    book.remove(book.active)
+    for sheet in sheets:
+        ws = book.create_sheet(sheet.title[:31])
+        ws.append(list(sheet.headers))
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        for r, row in enumerate(sheet.rows, start=2):
+            for c, value in enumerate(row, start=1):
+                _put(ws.cell(row=r, column=c), value)
+        ws.freeze_panes = "A2"
+        last = get_column_letter(max(len(sheet.headers), 1))
+        ws.auto_filter.ref = f"A1:{last}{max(ws.max_row, 1)}"
+        for c, header in enumerate(sheet.headers, start=1):
+            wide = sheet.widths[c - 1] if c <= len(sheet.widths) else 0
+            ws.column_dimensions[get_column_letter(c)].width = max(wide, len(header) * 2, 10)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _put(cell: Any, value: XCell) -> None:
+    if isinstance(value, Money):
+        cell.value = value.amount
+        cell.number_format = money_format(value.currency)
+    elif isinstance(value, bool):
+        cell.value = str(value).lower()
+        cell.data_type = "s"
+    elif isinstance(value, str):
+        cell.value = value
+        cell.data_type = "s"  # text, never a formula
+    elif isinstance(value, date):
+        cell.value = value
+        cell.number_format = "yyyy-mm-dd"
+    else:
+        cell.value = value

@@ -2,7 +2,10 @@
 only parse input, call one of these and present the answer.
 
 - ``review``: list, approve, defer, reject and edit drafts (who may decide: ``check_decider``)
-- ``customers``: promises, disputes, the legal flag and a customer's timeline
+- ``promises``: promises to pay (D21); ``disputes``: disputed parts of invoices (D22)
+- ``customers``: the legal-authorised flag (D19) and a customer's timeline (D18);
+  ``common``: what these three share (their errors, bounds of typed amounts and text)
+- ``engagement``: opens, clicks and unsubscribes of messages that went out
 - ``plans``: instalment plans (D20)
 - ``escalation``: hand a customer to its manager and back (D4)
 - ``consent``: opt-outs (C3) and where a customer may be reached

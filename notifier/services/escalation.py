@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session, col
 
 from notifier.domain.policy import EscalationPolicy
-from notifier.services.customers import CustomerError, NotAllowed
+from notifier.services.common import CustomerError, NotAllowed, customer_of
 from notifier.store.models import Customer, Event, User
 
 # Who may escalate a customer by hand or hand it back (D4: a manager's call).
@@ -96,10 +96,7 @@ def escalate_many(
 
 
 def _customer(session: Session, customer_id: str) -> Customer:
-    customer = session.get(Customer, customer_id, with_for_update=True, populate_existing=True)
-    if customer is None:
-        raise CustomerError(f"no customer with id {customer_id!r}")
-    return customer
+    return customer_of(session, customer_id, lock=True)
 
 
 def escalator_problem(user: User | None, name: str) -> str | None:

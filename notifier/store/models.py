@@ -382,3 +382,26 @@ class TrackingHit(SQLModel, table=True):
     hits: int = 0
     first_at: datetime = _utc()
     last_at: datetime = _utc()
+
+
+class PlannerDue(SQLModel, table=True):
+    """Issue 12: when a customer next needs the planner (``store/planning.py``). Written
+    by the planner, and set to "recompute now" by triggers (migration 0009) whenever a row
+    of the customer's standing changes; a tick reads only the rows due by then."""
+
+    __tablename__ = "planner_due"
+
+    customer_id: str = Field(primary_key=True, max_length=64)
+    # None: nothing to do until the customer's data changes.
+    next_at: datetime | None = _utc(nullable=True, index=True)
+    why: str = Field(max_length=20)
+    portfolio_bound: bool = False
+
+
+class PlannerMeta(SQLModel, table=True):
+    """What the planning states were computed under (the policy's digest, ...)."""
+
+    __tablename__ = "planner_meta"
+
+    key: str = Field(primary_key=True, max_length=40)
+    value: str = Field(max_length=200)

@@ -31,12 +31,14 @@ the provider back (``approved``, claim released); the message in hand stays ``se
 
 from __future__ import annotations
 
+import logging
 import random
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
@@ -58,6 +60,8 @@ from notifier.store.models import Customer, Reminder
 from notifier.sweeps.context import SweepContext
 from notifier.sweeps.recheck import recheck_all
 from notifier.tracking import Tracker, expiry, track_email
+
+log = logging.getLogger("notifier.deliver")
 
 
 @dataclass
@@ -163,12 +167,13 @@ def deliver(
     group: int | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> DeliverReport:
-    """``stop`` is asked before each message: once true, the message in hand is finished
-    and the claims not started yet are released (a worker shutting down). ``group``: how
-    many reminders are re-checked and marked ``sending`` together (see the module doc;
-    default: the policy's ``delivery.group``). ``clock``: when given, each group is
-    re-checked and recorded at the clock's time, not at ``now`` (a batch held up by a slow
-    provider must not send into quiet hours or past its slot)."""
+    """One delivery run with ``channels`` the caller opened and will close (see
+    :class:`Deliver`). ``stop`` is asked before each message: once true, the message in
+    hand is finished and the claims not started yet are released (a worker shutting
+    down). ``group``: how many reminders are re-checked and marked ``sending`` together
+    (see the module doc; default: the policy's ``delivery.group``). ``clock``: when given,
+    each group is re-checked and recorded at the clock's time, not at ``now`` (a batch
+    held up by a slow provider must not send into quiet hours or past its slot)."""
     group = ctx.policy.delivery.group if group is None else group
     if group < 1:
         raise ValueError(f"a delivery group needs at least one reminder, not {group}")
@@ -179,20 +184,52 @@ def deliver(
     defer_missed(engine, now, ctx, report)
     ids = claim(engine, now, ctx.worker, policy.batch, timedelta(seconds=policy.lease_seconds))
     report.claimed = len(ids)
+    for start in range(0, len(ids), group):
+        if stop is not None and stop():
+            report.released += release(engine, ids[start:], ctx.worker)
+            break
+        some = ids[start : start + group]
+        at = now if clock is None else max(now, clock())
+        if not _deliver_group(engine, some, at, ctx, channels, tracker, rng, stop, report):
+            report.released += release(engine, ids[start + group :], ctx.worker)
+            break
+    return report
+
+
+@dataclass(frozen=True)
+class Deliver:
+    """The delivery sweep with what it needs bound once (the scheduler builds one per
+    process, the CLI one per command): ``run(engine, now)`` opens the channels, sends,
+    and closes them again, also when it fails. Whoever opens a channel closes it: the
+    :func:`deliver` function only uses the channels it is given."""
+
+    ctx: SweepContext
+    open_channels: Callable[[], Mapping[str, Channel]]
+    tracker: Tracker
+    stop: Callable[[], bool] | None = None
+    clock: Callable[[], datetime] | None = None
+    rng: random.Random | None = None
+    name: ClassVar[str] = "deliver"
+
+    def run(self, engine: Engine, now: datetime) -> DeliverReport:
+        with opened(self.open_channels) as channels:
+            return deliver(engine, now, self.ctx, channels, self.tracker, rng=self.rng,
+                           stop=self.stop, clock=self.clock)  # fmt: skip
+
+
+@contextmanager
+def opened(open_channels: Callable[[], Mapping[str, Channel]]) -> Iterator[Mapping[str, Channel]]:
+    """The channels ``open_channels`` gives, each closed on the way out (all of them, even
+    when one fails to close)."""
+    channels = open_channels()
     try:
-        for start in range(0, len(ids), group):
-            if stop is not None and stop():
-                report.released += release(engine, ids[start:], ctx.worker)
-                break
-            some = ids[start : start + group]
-            at = now if clock is None else max(now, clock())
-            if not _deliver_group(engine, some, at, ctx, channels, tracker, rng, stop, report):
-                report.released += release(engine, ids[start + group :], ctx.worker)
-                break
+        yield channels
     finally:
         for channel in channels.values():
-            channel.close()
-    return report
+            try:
+                channel.close()
+            except Exception:  # noqa: BLE001  (a failed QUIT must not hide the sweep's outcome)
+                log.warning("closing the %s channel failed", channel.name)
 
 
 def _prepare(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
@@ -81,6 +81,17 @@ def fallback(engine: Engine, now: datetime, ctx: SweepContext) -> FallbackReport
                 rows.append(row)
         report.drafted += len(reminders.insert_fallbacks(session, rows, now))
     return report
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """The fallback sweep with its policy, calendar and renderer bound (``ctx``)."""
+
+    ctx: SweepContext
+    name: ClassVar[str] = "fallback"
+
+    def run(self, engine: Engine, now: datetime) -> FallbackReport:
+        return fallback(engine, now, self.ctx)
 
 
 def _draft(

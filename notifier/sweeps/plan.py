@@ -6,11 +6,20 @@ Thin orchestration: the rules are in ``domain/``, the text in ``render/``. Work 
 batches of customers, one transaction each, reading each table once per batch. Reminders
 are inserted with ON CONFLICT DO NOTHING on (customer, step, cycle), and the sweep claims
 its (sweep, tick) row first, so re-runs and concurrent runs create nothing twice.
+
+Incremental (issue 12): a tick reads only the customers due by then in ``planner_due``
+(``store/planning.py``); planning a customer writes when it next needs the planner
+(``sweeps/next_due.py``). A full scan (``full=True``, a run as at an earlier instant than
+one already planned) reads every customer; both give the same drafts and cancellations.
+On PostgreSQL a tick is cut into ``PARTS`` partitions of customers (a hash of the id),
+each a tick row of its own that any worker may claim: several workers plan one tick.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -31,12 +40,21 @@ from notifier.domain.standing import (
 )
 from notifier.drafting.compose import compose, message_context, payment_url
 from notifier.services.escalation import escalate_many
-from notifier.store import reminders
+from notifier.store import planning, reminders
 from notifier.store.db import unit_of_work
 from notifier.store.models import Event, PaymentPromise, Reminder
-from notifier.store.queries import CustomerRow, customer_rows, items_for, portfolio_outstanding
+from notifier.store.queries import (
+    CustomerRow,
+    customer_rows,
+    customer_rows_by_id,
+    items_for,
+    portfolio_outstanding,
+)
 from notifier.sweeps.context import SweepContext
+from notifier.sweeps.next_due import TINY, Live, local_midnight, next_look, portfolio_bound
 from notifier.sweeps.ticks import claim_tick, finish_tick
+
+PARTS = 6  # partitions of a tick on PostgreSQL (one elsewhere)
 
 
 @dataclass
@@ -51,6 +69,8 @@ class PlanReport:
     skipped: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
     by_channel: Counter[str] = field(default_factory=Counter)
+    mode: str = "incremental"  # or "full": every customer read
+    partitions: list[str] = field(default_factory=list)  # those this run planned
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +84,8 @@ class PlanReport:
             "escalated": self.escalated,
             "skipped": dict(self.skipped),
             "problems": self.problems[:50],
+            "mode": self.mode,
+            "partitions": self.partitions,
         }
 
 
@@ -73,26 +95,109 @@ def tick_of(now: datetime, minutes: int) -> datetime:
 
 
 def plan(
-    engine: Engine, now: datetime, ctx: SweepContext, *, batch: int = 1000, force: bool = False
+    engine: Engine,
+    now: datetime,
+    ctx: SweepContext,
+    *,
+    batch: int = 1000,
+    force: bool = False,
+    full: bool | None = None,
+    parts: int | None = None,
 ) -> PlanReport:
+    """Plan the tick of ``now``: the customers due by ``now``, or every customer when
+    ``full`` (by default when ``force``d). ``force``: no tick row is claimed (the command
+    line records its runs itself, and reads every customer)."""
+    if full is None:
+        full = force
     tick = tick_of(now, ctx.policy.planning.tick_minutes)
     report = PlanReport(at=now, tick=tick)
-    if not force and not claim_tick(engine, "plan", tick, now, ctx.worker):
-        report.ran = False
-        return report
-    portfolio: dict[date, Decimal] = {}  # by the customers' own days (a zone or two apart)
-    slots: SlotMemo = {}
+    if parts is None:
+        parts = PARTS if engine.dialect.name == "postgresql" else 1
+    with unit_of_work(engine) as session:
+        planning.check_policy(session, ctx.policy)
+        planning.mark_portfolio_bound(session)
+        full = full or planning.needs_full_scan(session, now)
+        planning.planned(session, now)
+    if full:
+        report.mode = "full"
+        parts = 1
+    memo = _Memo()
+    if force:
+        _plan_part(engine, now, ctx, batch, full, 1, 0, memo, report)
+    elif parts <= 1:
+        if not claim_tick(engine, "plan", tick, now, ctx.worker):
+            report.ran = False
+            return report
+        _plan_part(engine, now, ctx, batch, full, 1, 0, memo, report)
+        finish_tick(engine, "plan", tick, now, report.as_dict())
+    else:
+        # Any worker takes any partition not taken yet, starting at its own (fewer
+        # collisions); the one that takes the tick's own row records the tick.
+        coordinator = claim_tick(engine, "plan", tick, now, ctx.worker)
+        start = zlib.crc32(ctx.worker.encode()) % parts
+        for k in [(start + i) % parts for i in range(parts)]:
+            name = f"plan:{k + 1}/{parts}"
+            if not claim_tick(engine, name, tick, now, ctx.worker):
+                continue
+            mine = PlanReport(at=now, tick=tick)
+            _plan_part(engine, now, ctx, batch, False, parts, k, memo, mine)
+            finish_tick(engine, name, tick, now, mine.as_dict())
+            _add(report, mine)
+            report.partitions.append(name)
+        if coordinator:
+            finish_tick(engine, "plan", tick, now, report.as_dict())
+        report.ran = coordinator or bool(report.partitions)
+    return report
+
+
+def _add(total: PlanReport, part: PlanReport) -> None:
+    total.customers += part.customers
+    total.drafted += part.drafted
+    total.cancelled += part.cancelled
+    total.escalated += part.escalated
+    total.skipped.update(part.skipped)
+    total.by_channel.update(part.by_channel)
+    total.problems += [p for p in part.problems if p not in total.problems]
+
+
+@dataclass
+class _Memo:
+    """Shared by a run's batches: the portfolio by day, the slots of the customers with
+    no message near them."""
+
+    portfolio: dict[date, Decimal] = field(default_factory=dict)
+    slots: SlotMemo = field(default_factory=dict)
+
+
+def _plan_part(
+    engine: Engine,
+    now: datetime,
+    ctx: SweepContext,
+    batch: int,
+    full: bool,
+    parts: int,
+    part: int,
+    memo: _Memo,
+    report: PlanReport,
+) -> None:
     last = ""
     while True:  # a batch of customers per transaction, read by keyset: memory stays flat
         with unit_of_work(engine) as session:
-            customers = customer_rows(session, after=last, limit=batch)
-            if not customers:
-                break
-            _plan_batch(session, customers, now, ctx, portfolio, report, slots)
-        last = customers[-1].id
-    if not force:
-        finish_tick(engine, "plan", tick, now, report.as_dict())
-    return report
+            if full:
+                customers = customer_rows(session, after=last, limit=batch)
+                if not customers:
+                    break
+                mine = planning.lock_ids(session, [c.id for c in customers])
+                last = customers[-1].id
+            else:
+                ids = planning.due_ids(session, now, after=last, limit=batch, parts=parts,
+                                       part=part)  # fmt: skip
+                if not ids:
+                    break
+                last = ids[-1]
+                customers = customer_rows_by_id(session, ids)
+                mine = set(ids)
+            _plan_batch(session, customers, now, ctx, memo.portfolio, report, memo.slots, mine)
 
 
 @dataclass
@@ -145,7 +250,10 @@ def _plan_batch(
     portfolio: dict[date, Decimal],
     report: PlanReport,
     slots: SlotMemo,
+    mine: set[str],
 ) -> None:
+    """Plan these customers; write the next look of those in ``mine`` (locked by this
+    run: see ``planning.lock_ids``)."""
     policy = ctx.policy
     horizon_end = now + timedelta(hours=policy.planning.horizon_hours)
     ids = [c.id for c in customers]
@@ -155,6 +263,7 @@ def _plan_batch(
     escalations: list[tuple[str, str]] = []  # (customer, reason): one set-based call below
     current_cycle: dict[str, str | None] = {}
     paused: dict[str, str] = {}
+    standings: dict[str, Standing] = {}
 
     def portfolio_on(day: date) -> Decimal:
         if day not in portfolio:
@@ -170,6 +279,7 @@ def _plan_batch(
             promises=[_promise_fact(p) for p in stored], portfolio=portfolio_on,
             reminders=EarlierReminders(data.drafted.get(cid, {}), data.taken.get(cid, {})),
         )  # fmt: skip
+        standings[cid] = st
         stage, cycle = st.stage, st.cycle
         current_cycle[cid] = cycle
         if stage.reminder_stage is None or cycle is None:
@@ -251,6 +361,61 @@ def _plan_batch(
     report.cancelled += reminders.cancel_many(session, superseded, now, "planner")
     # D4: to the manager, through the one escalation path (its own events, set-based).
     report.escalated += len(escalate_many(session, escalations, policy.escalation, "planner", now))
+    session.flush()  # the promises settled: their triggers fire before the states below
+    # What the planner changed beyond a new draft (a draft cancelled frees its slot, a
+    # promise settled, an escalation) is looked at again next tick, from the rows.
+    cancelled = set(cancelling) | set(superseded)
+    again = {r.customer_id for r in data.live if r.id in cancelled}
+    again |= {cid for cid, _ in escalations} | {e["customer_id"] for e in events}
+    standings = {cid: st for cid, st in standings.items() if cid in mine}
+    states = _next_states(standings, rows, data, again, ctx, slots, portfolio_on)
+    planning.save(session, states)
+
+
+def _next_states(
+    standings: dict[str, Standing],
+    rows: list[dict[str, Any]],
+    data: _Batch,
+    again: set[str],
+    ctx: SweepContext,
+    slots: SlotMemo,
+    portfolio_on: Callable[[date], Decimal],
+) -> list[tuple[str, datetime | None, str, bool]]:
+    """When each customer of the batch next needs the planner, with its new draft taken
+    into account; those in ``again``: the next tick."""
+    drafted = {row["customer_id"]: row for row in rows}
+    live: dict[str, list[Live]] = defaultdict(list)
+    for r in data.live:
+        if r.fallback_of is None:
+            live[r.customer_id].append(Live(r.cycle))
+    tick = timedelta(minutes=ctx.policy.planning.tick_minutes)
+    soon = next(iter(standings.values())).now + TINY if standings else None
+    states: list[tuple[str, datetime | None, str, bool]] = []
+    for cid, st in standings.items():
+        if cid in again:
+            states.append((cid, soon, "wrote", False))
+            continue
+        facts = [_promise_fact(p) for p in data.promises.get(cid, [])]
+        earlier = EarlierReminders(data.drafted.get(cid, {}), data.taken.get(cid, {}))
+        row = drafted.get(cid)
+        if row is not None or st.promises.settled:
+            if row is not None:
+                steps = {k: set(v) for k, v in earlier.drafted.items()}
+                steps.setdefault(row["cycle"], set()).add(row["step"])
+                taken = {k: list(v) for k, v in earlier.taken.items()}
+                taken.setdefault(row["channel"], []).append(row["slot_start"])
+                earlier = EarlierReminders(steps, taken)
+                live[cid].append(Live(row["cycle"]))
+            st = standing_of(st.customer, st.items, st.now, ctx.policy, ctx.calendar,
+                             promises=facts, portfolio=portfolio_on, reminders=earlier)  # fmt: skip
+        at = next_look(st, live.get(cid, ()), promises=facts, reminders=earlier,
+                       calendar=ctx.calendar, slots=slots, tick=tick)  # fmt: skip
+        bound = portfolio_bound(st)
+        if bound:  # the portfolio's total changes by the day: look again tomorrow
+            tomorrow = local_midnight(st.today + timedelta(days=1), st.customer.timezone)
+            at = tomorrow if at is None else min(at, tomorrow)
+        states.append((cid, at, "planned", bound))
+    return states
 
 
 def _event(at: datetime, kind: str, customer_id: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -2,9 +2,12 @@
 the clock run the sweep once. A tick left unfinished by a dead process is taken over
 after its lease.
 
-Runs from the command line (``notifier plan --at ..``) are recorded too, under
-``cli:<sweep>`` at their exact instant (never a tick the scheduler would then skip): the
-newest recorded instant of a sweep is what a later replay is checked against."""
+The scheduler's plan, fallback and expire runs each claim their (sweep, tick) row; its
+delivery runs (every worker, every minute, by design) are recorded after the run under
+``deliver`` at the minute they ran. Runs from the command line (``notifier plan --at ..``)
+are recorded too, under ``cli:<sweep>`` at their exact instant (never a tick the
+scheduler would then skip). The newest recorded instant of a sweep, whoever ran it, is
+what a later replay is checked against."""
 
 from __future__ import annotations
 
@@ -77,7 +80,16 @@ def record_run(
 ) -> None:
     """A command-line run of ``sweep`` as at ``at``, finished, with its report. Two runs
     at the same instant keep the first row."""
-    row = {"sweep": f"cli:{sweep}", "slot": at, "started_at": at, "finished_at": at,
+    record_tick(engine, f"cli:{sweep}", at, worker, report)
+
+
+def record_tick(
+    engine: Engine, sweep: str, slot: datetime, worker: str, report: dict[str, Any]
+) -> None:
+    """A finished run of ``sweep`` at ``slot`` that claimed no tick beforehand (the
+    command line's runs; the scheduler's delivery runs, which several workers make at
+    once by design). A second row for the same slot is ignored: the first one stays."""
+    row = {"sweep": sweep, "slot": slot, "started_at": slot, "finished_at": slot,
            "worker": worker[:100], "report": report}  # fmt: skip
     with unit_of_work(engine) as session:
         insert_ignoring_conflicts(session, SweepTick.__table__, [row], ("sweep", "slot"))  # type: ignore[attr-defined]

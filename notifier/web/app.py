@@ -22,7 +22,7 @@ from notifier.web.headers import SecurityHeaders
 from notifier.web.limits import BodyLimit
 from notifier.web.logs import install_access_log_filter
 from notifier.web.state import AppState
-from notifier.web.ui import auth, customers, drafts, queue, reports
+from notifier.web.ui import auth, customers, drafts, evidence, home, queue, reports, weekly
 from notifier.web.ui.session import LoginRequired, login_url
 
 
@@ -82,7 +82,10 @@ def create_app(
     app.include_router(hooks.router)
     app.include_router(auth.router)
     app.include_router(queue.router)
+    app.include_router(home.router)
     app.include_router(reports.router)
     app.include_router(drafts.router)
     app.include_router(customers.router)
+    app.include_router(evidence.router)
+    app.include_router(weekly.router)
     return app

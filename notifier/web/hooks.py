@@ -8,26 +8,22 @@ records nothing). Status updates are idempotent and never move a reminder backwa
 
 from __future__ import annotations
 
-import hashlib
 import re
-from datetime import datetime
 from html import escape
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
 from twilio.request_validator import RequestValidator
 
-from notifier.domain.reads import callback_outcome, is_machine_open
-from notifier.services.consent import record_opt_out
+from notifier.domain.reads import callback_outcome
+from notifier.services import engagement
 from notifier.services.inbound import receive, status_callback
 from notifier.store.db import unit_of_work
-from notifier.store.models import Event, Reminder, TrackingHit
 from notifier.tracking import PIXEL_GIF
 from notifier.web.state import AppState, State
+from notifier.web.ui import public
 
 router = APIRouter(tags=["webhooks and tracking"])
 NO_STORE = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"}
@@ -100,26 +96,9 @@ async def twilio_inbound(request: Request, state: State, signature: Signature = 
     return _twiml(result.confirmation)
 
 
-def _hit(session: Session, kind: str, token: str, reminder_id: int, now: datetime) -> int:
-    """Count one hit of ``token``; how many there have been, this one included. One
-    statement (an upsert), so two hits at once still count 1 and 2."""
-    key = hashlib.sha256(f"{kind}:{token}".encode()).hexdigest()
-    table = TrackingHit.__table__  # type: ignore[attr-defined]
-    dialect: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    upsert = (
-        dialect.insert(table)
-        .values(key=key, reminder_id=reminder_id, kind=kind, hits=1, first_at=now, last_at=now)
-        .on_conflict_do_update(index_elements=["key"],
-                               set_={"hits": table.c.hits + 1, "last_at": now})
-        .returning(table.c.hits)
-    )  # fmt: skip
-    return int(session.execute(upsert).scalar_one())
-
-
 @router.get("/t/o/{token}")
 def open_pixel(token: str, request: Request, state: State) -> Response:
-    """The first hit of a pixel writes the ``opened`` event (and so does the first open by
-    a person, after a prefetch); later hits are only counted. An expired token records
+    """The pixel (services/engagement.py records the open). An expired token records
     nothing but still gets the pixel: the old message shows no broken image, and a 404
     would tell nothing the signature check does not already."""
     found = state.tracker.verify("open", token)
@@ -132,26 +111,16 @@ def open_pixel(token: str, request: Request, state: State) -> Response:
     agent = request.headers.get("user-agent", "")
     client = request.client.host if request.client else None
     with unit_of_work(state.engine) as session:
-        r = session.get(Reminder, found.reminder_id)
-        if r is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND)
-        machine = is_machine_open(r.sent_at, now, agent, client, state.policy.delivery)
-        first = _hit(session, "open", token, found.reminder_id, now) == 1
-        first_person = not machine and r.read_at is None
-        if first_person:
-            r.read_at = now
-        if first or first_person:
-            session.add(Event(at=now, kind="opened", customer_id=r.customer_id,
-                              actor="recipient", data={"reminder_id": r.id, "machine": machine,
-                                                       "user_agent": agent[:200]}))  # fmt: skip
+        engagement.record_open(session, found.reminder_id, token, now, agent, client,
+                               state.policy.delivery)  # fmt: skip
     return gif
 
 
 @router.get("/t/c/{token}")
 def click(token: str, state: State) -> Response:
-    """The first click of a link writes the ``clicked`` event, later ones are counted; an
-    expired link records nothing but still redirects (an old payment link keeps working).
-    The target leaves with no Referer: the token stays on this site."""
+    """A tracked link (services/engagement.py records the click); an expired link records
+    nothing but still redirects (an old payment link keeps working). The target leaves
+    with no Referer: the token stays on this site."""
     found = state.tracker.verify("click", token)
     target = found.target if found else None
     if found is None or target is None:
@@ -161,45 +130,26 @@ def click(token: str, state: State) -> Response:
     if not found.records_at(now):
         return go
     with unit_of_work(state.engine) as session:
-        r = session.get(Reminder, found.reminder_id)
-        if r is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND)
-        r.clicked_at = r.clicked_at or now
-        r.read_at = r.read_at or now  # following the link means a person read it
-        if _hit(session, "click", token, found.reminder_id, now) == 1:
-            data = {"reminder_id": r.id, "target": target}
-            session.add(Event(at=now, kind="clicked", customer_id=r.customer_id,
-                              actor="recipient", data=data))  # fmt: skip
+        engagement.record_click(session, found.reminder_id, token, target, now)
     return go
 
 
-# Styled from a static file: the Content-Security-Policy allows no inline style.
-_UNSUBSCRIBE_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
-<link rel="stylesheet" href="/static/public.css"></head><body class="public">{body}</body>
-</html>"""
-
-
 @router.get("/u/{token}", response_class=HTMLResponse)
-def unsubscribe_page(token: str, state: State) -> HTMLResponse:
-    if state.tracker.read("unsubscribe", token) is None:
+def unsubscribe_page(token: str, request: Request, state: State) -> HTMLResponse:
+    """The page in the customer's language (web/ui/public.py); nothing changes until the
+    button is pressed."""
+    found = state.tracker.read("unsubscribe", token)
+    if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND)
-    form = (f'<p>退订邮件提醒 / Stop e-mail reminders?</p><form method="post" '
-            f'action="/u/{escape(token)}"><button type="submit">退订 / Unsubscribe</button>'
-            "</form>")  # fmt: skip
-    return HTMLResponse(_UNSUBSCRIBE_PAGE.format(title="Unsubscribe", body=form))
+    return public.unsubscribe_page(request, state, token, found[0], done=False)
 
 
 @router.post("/u/{token}", response_class=HTMLResponse)
-def unsubscribe(token: str, state: State) -> HTMLResponse:
+def unsubscribe(token: str, request: Request, state: State) -> HTMLResponse:
     """One-click (RFC 8058) and the page's button: the address is opted out at once."""
     found = state.tracker.read("unsubscribe", token)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND)
-    now = state.clock()
     with unit_of_work(state.engine) as session:
-        r = session.get(Reminder, found[0])
-        if r is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND)
-        record_opt_out(session, "email", r.address, "unsubscribe-link", now)
-    body = "<p>您已退订邮件提醒。/ You will receive no more e-mail reminders.</p>"
-    return HTMLResponse(_UNSUBSCRIBE_PAGE.format(title="Unsubscribed", body=body))
+        engagement.unsubscribe(session, found[0], state.clock())
+    return public.unsubscribe_page(request, state, token, found[0], done=True)

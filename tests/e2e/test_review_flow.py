@@ -82,7 +82,7 @@ def test_a_wrong_password_is_refused_and_the_right_one_opens_the_queue(
     page.click("form.login button[type=submit]")
     expect(page).to_have_url(f"{site.url}/?channel=sms")  # back where the reviewer was going
     expect(page.locator("h1")).to_have_text("待审批")
-    expect(page.locator("header .user")).to_have_text("reviewer (reviewer)")
+    expect(page.locator("header .user")).to_have_text("reviewer (审核员)")  # the role in words
 
     page.goto("/")
     expect(page.locator("tr.row")).to_have_count(9)  # the sample portfolio's drafts
@@ -99,7 +99,7 @@ def test_the_queue_filters_by_channel_and_by_stage(page: Page, site: Site, login
     expect(page).to_have_url(re.compile(r"channel=sms"))
     rows = page.locator("tr.row")
     expect(rows).to_have_count(5)
-    assert set(rows.locator("td:nth-child(5)").all_inner_texts()) == {"sms"}
+    assert set(rows.locator("td:nth-child(5)").all_inner_texts()) == {"短信"}  # words, not codes
 
     filter_queue(page, stage="m1")  # and still SMS
     expect(rows).to_have_count(2)
@@ -109,7 +109,7 @@ def test_the_queue_filters_by_channel_and_by_stage(page: Page, site: Site, login
     filter_queue(page, channel="")  # every channel, stage m1
     expect(rows).to_have_count(3)
     expect(rows.locator("td:nth-child(2) .muted")).to_have_text(["C001", "C012", "C007"])
-    assert set(rows.locator("td:nth-child(3)").all_inner_texts()) == {"m1 · B"}
+    assert set(rows.locator("td:nth-child(3)").all_inner_texts()) == {"逾期1–30天 · B级 · 中风险"}
 
     filter_queue(page, stage="legal")
     expect(rows.locator("td:nth-child(2) .muted")).to_have_text(["C005"])
@@ -229,13 +229,13 @@ def test_an_edit_with_a_threat_is_refused_then_fixed_saved_and_approved(
 
     body.press("Control+End")
     body.press_sequentially(THREAT)  # appended, as a reviewer types it
-    expect(live.locator("li.bad")).to_contain_text(["'起诉': legal action is not decided"])
+    expect(live.locator("li.bad")).to_contain_text(["提及尚未决定的法律措施：'起诉'"])
     with page.expect_navigation() as navigation:
         page.locator("#edit-form button[type=submit]").click()
     assert navigation.value is not None and navigation.value.status == 422
     expect(page.get_by_role("alert")).to_be_visible()
     expect(page.locator("#problems-stored li.bad")).to_contain_text(
-        ["legal_threat: '起诉': legal action is not decided for this customer"]
+        ["提及尚未决定的法律措施：'起诉'"]  # the reviewer's language, no rule id
     )
     expect(body).to_have_value(draft.body + THREAT)  # the reviewer's text is kept to fix
     assert draft_of(site, "C001").body == draft.body  # refused: nothing saved

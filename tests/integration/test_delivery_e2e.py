@@ -23,7 +23,7 @@ from notifier.services.review import approve_all_pending
 from notifier.settings import Settings, TwilioSettings
 from notifier.store.db import unit_of_work
 from notifier.store.models import Event, Reminder
-from notifier.sweeps.deliver import deliver
+from notifier.sweeps.deliver import Deliver
 from notifier.sweeps.fallback import fallback
 from notifier.sweeps.plan import plan
 from notifier.web import create_app
@@ -108,7 +108,7 @@ def test_import_plan_approve_deliver_track_and_fall_back(
 
     def run_deliver(now: datetime) -> None:
         clock.now = now
-        deliver(engine, now, ctx, channels_for(settings), tracker)
+        Deliver(ctx, lambda: channels_for(settings), tracker).run(engine, now)
 
     imported(engine, tmp_path)
     assert plan(engine, at(2, 8), ctx, force=True).drafted == 3

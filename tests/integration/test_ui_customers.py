@@ -175,7 +175,8 @@ def test_customer_page_shows_header_items_and_timeline_in_both_zones(
     assert "<h1>客户C1 <span" in html
     assert "Kind: business" in html and "Asia/Shanghai (CN)" in html and "Collector: li" in html
     assert "legal-authorised: no" in html and "SMS opted out" in html
-    assert "2 broken promises to pay (D21)" in html
+    # the automatic reason in the viewer's words, without the rule's id (issue 13)
+    assert "2 broken promises to pay" in html and "(D21)" not in html
     assert re.search(r"<td>C1-1</td><td>2026-01-30</td><td class=\"num\">31</td>", html)
     assert re.search(r"<td>C1-2</td><td>2026-02-05</td><td class=\"num\">25</td>", html)
     assert "CN¥4,000.00" in html and "CN¥14,000.00" in html  # C1-2 after its payment; total
@@ -449,4 +450,5 @@ def test_the_handover_speaks_the_viewers_language(app: FastAPI, engine: Engine) 
     assert "升级给经理" in client.get("/customers/C1").text
     client.post("/customers/C1/escalate", data={"csrf": csrf, "reason": "多次承诺未兑现"})
     html = client.get("/customers/C1").text
-    assert "由催收专员 li 转交 manager,操作人 zhou" in html and "交回催收专员" in html
+    # full-width punctuation in the Chinese texts (issue 13)
+    assert "由催收专员 li 转交 manager，操作人 zhou" in html and "交回催收专员" in html

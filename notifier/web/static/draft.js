@@ -66,7 +66,9 @@
       if (!answer.ok) throw new Error(String(answer.status));
       const result = await answer.json();
       if (mine !== sequence) return; // a newer check is under way
-      show(result.problems || [], result.segments, result.encoding);
+      // the reasons in the reviewer's language (the codes stay in "problems")
+      show(result.labels || result.problems || [], result.segments,
+        result.encoding_label || result.encoding);
       if (status) status.textContent = "";
     } catch (error) {
       if (mine === sequence && status) status.textContent = texts.failed;

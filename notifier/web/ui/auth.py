@@ -22,9 +22,9 @@ from notifier.services.users import verify_password
 from notifier.store.db import unit_of_work
 from notifier.store.models import Event, User
 from notifier.web.state import State, client_address
-from notifier.web.ui.i18n import LOCALES
 from notifier.web.ui.render import page
 from notifier.web.ui.session import Csrf, PageUser, end_session, start_session
+from notifier.words import LOCALES
 
 router = APIRouter(include_in_schema=False)
 # Argon2 is meant to be costly (a quarter of a second of a core here). Logins from many

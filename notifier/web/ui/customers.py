@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
@@ -22,13 +22,14 @@ from notifier.domain.items import cents_to_money, local_date
 from notifier.domain.standing import standing_of
 from notifier.reports.explain import UnknownCustomer, explain
 from notifier.services import customers as service
-from notifier.services import escalation
+from notifier.services import disputes, escalation, promises
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Dispute, PaymentPromise, Receivable, Reminder, User
 from notifier.store.queries import items_for, portfolio_outstanding
 from notifier.web.inputs import CustomerKey, Offset, RecordId, SearchText
 from notifier.web.state import AppState, State
-from notifier.web.ui.render import page
+from notifier.web.ui.forms import NotAValue, parse_amount, parse_day
+from notifier.web.ui.render import page, words_for
 from notifier.web.ui.session import Csrf, PageUser, require_role
 
 router = APIRouter(include_in_schema=False)
@@ -174,21 +175,19 @@ def _back(customer_id: str, message: str) -> Response:
     return RedirectResponse(f"/customers/{customer_id}?message={message}", status_code=303)
 
 
-def _day(value: str) -> date:
+def _day(value: str, user: User) -> date:
+    """Typed as text in any of the importer's forms (forms.py: no browser date picker)."""
     try:
-        return date.fromisoformat(value.strip())
-    except ValueError as exc:
-        raise _Refused(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+        return parse_day(value, words_for(user))
+    except NotAValue as exc:
+        raise _Refused(str(exc)) from exc
 
 
-def _amount(value: str) -> Decimal | None:
-    text = value.strip().replace(",", "").replace("，", "")
-    if not text:
-        return None
+def _amount(value: str, user: User) -> Decimal | None:
     try:
-        return Decimal(text)
-    except InvalidOperation as exc:
-        raise _Refused(f"{value!r} is not an amount") from exc
+        return parse_amount(value, words_for(user))
+    except NotAValue as exc:
+        raise _Refused(str(exc)) from exc
 
 
 def _known(state: AppState, customer_id: str) -> None:
@@ -210,9 +209,9 @@ def promise(
     _known(state, customer_id)
     form = {"promised_on": promised_on, "promise_amount": amount, "note": note}
     try:
-        day, money = _day(promised_on), _amount(amount)
+        day, money = _day(promised_on, user), _amount(amount, user)
         with _action(state) as session:
-            service.record_promise(session, customer_id, day, money, note, user.name,
+            promises.record_promise(session, customer_id, day, money, note, user.name,
                                    state.clock(), role=user.role,
                                    limits=state.policy.limits)  # fmt: skip
     except _Refused as exc:
@@ -234,9 +233,9 @@ def dispute(
     _known(state, customer_id)
     form = {"invoice_id": invoice_id, "dispute_amount": amount, "reason": reason}
     try:
-        money = _amount(amount)
+        money = _amount(amount, user)
         with _action(state) as session:
-            service.open_dispute(session, invoice_id, money, reason, user.name, state.clock(),
+            disputes.open_dispute(session, invoice_id, money, reason, user.name, state.clock(),
                                  customer_id=customer_id)  # fmt: skip
     except _Refused as exc:
         return _render(request, state, user, customer_id, UNPROCESSABLE, error=str(exc),
@@ -256,7 +255,7 @@ def resolve(
     _known(state, customer_id)
     try:
         with _action(state) as session:
-            service.resolve_dispute(session, dispute_id, note, user.name, state.clock(),
+            disputes.resolve_dispute(session, dispute_id, note, user.name, state.clock(),
                                     customer_id=customer_id)  # fmt: skip
     except _Refused as exc:
         return _render(request, state, user, customer_id, UNPROCESSABLE, error=str(exc))
@@ -276,7 +275,7 @@ def legal(
     _known(state, customer_id)
     if value not in ("1", "0"):
         return _render(request, state, user, customer_id, UNPROCESSABLE,
-                       error="value must be 1 (set) or 0 (clear)")  # fmt: skip
+                       error=words_for(user)("bad_value"))  # fmt: skip
     try:
         with _action(state) as session:
             service.set_legal_authorised(session, customer_id, value == "1", user,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -31,7 +31,7 @@ from notifier.store.queries import items_for
 from notifier.web.headers import policy, style_hashes
 from notifier.web.inputs import RecordId
 from notifier.web.state import State
-from notifier.web.ui.render import page
+from notifier.web.ui.render import page, words_for
 from notifier.web.ui.session import Csrf, PageDecider, PageUser
 
 router = APIRouter(include_in_schema=False)
@@ -98,8 +98,24 @@ def draft_page(request: Request, state: State, user: PageUser, draft_id: RecordI
     return _render(request, state, user, draft_id)
 
 
+@router.get("/drafts/{draft_id}/email", response_class=HTMLResponse)
+def email_preview(state: State, _user: PageUser, draft_id: RecordId) -> HTMLResponse:
+    """The e-mail's HTML part as a page of its own, full size (the framed preview on the
+    draft page is only as tall as the frame). Under a sandbox policy: no script runs and
+    the page has no origin, exactly as in the frame; only the e-mail's own inline styles
+    (by hash) and its images apply."""
+    with unit_of_work(state.engine) as session:
+        draft = review.get_draft(session, draft_id)
+        html = draft.html
+    if not html:
+        raise HTTPException(404, f"draft {draft_id} has no HTML part")
+    answer = HTMLResponse(html)
+    answer.headers["Content-Security-Policy"] = policy(style_src=style_hashes(html)) + "; sandbox"
+    return answer
+
+
 @router.post("/drafts/{draft_id}/lint", dependencies=[Csrf])
-def live_lint(state: State, _user: PageUser, draft_id: RecordId, text: LintBody) -> dict[str, Any]:
+def live_lint(state: State, user: PageUser, draft_id: RecordId, text: LintBody) -> dict[str, Any]:
     """The content rules on the text being typed, nothing saved (the editor's live lint)."""
     with unit_of_work(state.engine) as session:
         draft = review.get_draft(session, draft_id)
@@ -107,7 +123,13 @@ def live_lint(state: State, _user: PageUser, draft_id: RecordId, text: LintBody)
                                                state.policy)  # fmt: skip
         channel = draft.channel
     encoding = sms_segments(text.body)[1] if channel == "sms" else None
-    return {"problems": [str(p) for p in problems], "segments": segments, "encoding": encoding}
+    w = words_for(user, state.policy.stages)
+    return {
+        "problems": [str(p) for p in problems], "segments": segments, "encoding": encoding,
+        # what the editor shows: the reasons and the encoding in the reviewer's words
+        "labels": [w.lint(p) for p in problems],
+        "encoding_label": w(f"enc_{encoding}") if encoding else None,
+    }  # fmt: skip
 
 
 @router.post("/drafts/{draft_id}/edit", dependencies=[Csrf])
@@ -125,7 +147,7 @@ def edit(
     subject = subject.replace("\r\n", " ").strip() if subject is not None else None
     if not body.strip():
         return _render(request, state, user, draft_id, UNPROCESSABLE, body=body,
-                       subject=subject, error="the body cannot be empty")  # fmt: skip
+                       subject=subject, error_key="bad_body")  # fmt: skip
     try:
         with unit_of_work(state.engine) as session:
             review.edit(session, draft_id, user.name, body, subject, state.clock(),

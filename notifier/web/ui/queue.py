@@ -1,5 +1,7 @@
 """The approval queue page: pending drafts filtered by slot, stage, tier, channel and
-collector, with bulk approval and keyboard shortcuts (D13)."""
+collector, with bulk approval and keyboard shortcuts (D13). ``status`` shows reminders in
+another status instead (the home page links to the ``unknown`` sends), ``until`` only the
+slots starting by an instant (the home page's "before the next slot")."""
 
 from __future__ import annotations
 
@@ -7,16 +9,17 @@ from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import Field
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from notifier.domain.lifecycle import STATUSES
 from notifier.services import review
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Receivable, Reminder
-from notifier.web.inputs import MAX_ID, Offset
+from notifier.web.inputs import MAX_ID, Offset, instant_param
 from notifier.web.state import State
 from notifier.web.ui.render import page
 from notifier.web.ui.session import Csrf, PageDecider, PageUser
@@ -66,11 +69,19 @@ def queue(
     tier: Annotated[str, Query(max_length=1)] = "",
     channel: Annotated[str, Query(max_length=8)] = "",
     collector: Annotated[str, Query(max_length=64)] = "",
+    status: Annotated[str, Query(max_length=20)] = "pending_approval",
+    until: Annotated[datetime | None, Query()] = None,
     offset: Offset = 0,
 ) -> HTMLResponse:
+    if status not in STATUSES:
+        raise HTTPException(422, f"status: one of {', '.join(STATUSES)}")
+    until = instant_param("until", until, state.policy.limits)
     slot_from, slot_to = slot_range(slot, state.clock(), user.timezone)
+    if until is not None:  # slots starting by ``until``, that one included
+        by = until + timedelta(microseconds=1)
+        slot_to = by if slot_to is None else min(slot_to, by)
     query = review.DraftFilter(
-        status="pending_approval", stage=stage or None, tier=tier or None,
+        status=status, stage=stage or None, tier=tier or None,
         channel=channel or None, collector=collector or None, slot_from=slot_from,
         slot_to=slot_to, limit=PAGE_SIZE, offset=offset,
     )  # fmt: skip
@@ -80,8 +91,9 @@ def queue(
             c for c in session.scalars(select(col(Customer.collector)).distinct()) if c
         )
     filters = {"slot": slot, "stage": stage, "tier": tier, "channel": channel,
-               "collector": collector}  # fmt: skip
+               "collector": collector, "status": status}  # fmt: skip
     return page(request, user, "queue.html", rows=rows, filters=filters, collectors=collectors,
+                statuses=STATUSES, until=until,
                 offset=offset, page_size=PAGE_SIZE,
                 message=request.query_params.get("message", ""))  # fmt: skip
 

@@ -1,6 +1,6 @@
 """The Jinja2 environment of the pages (autoescaped: a customer called ``<script>`` is shown
 as text) and ``page()``, which gives every template the same frame: the user, their
-language, the CSRF token, and the texts."""
+language, the CSRF token, and the words (``t``/``w``: notifier.words, one catalogue)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from fastapi.templating import Jinja2Templates
 
 from notifier.render.formatting import format_money
 from notifier.store.models import User
-from notifier.web.ui.i18n import LOCALES, translate
 from notifier.web.ui.session import csrf_token
+from notifier.words import LOCALES, Words, words
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 WEEKDAYS = {"zh-CN": "一二三四五六日", "en": None}
@@ -43,16 +43,24 @@ templates.env.filters["local_time"] = local_time
 templates.env.filters["money"] = money
 
 
+def words_for(user: User | None, stages: Any = None) -> Words:
+    """The viewer's words: their language, else zh-CN (the login page, before anyone is
+    known)."""
+    return words(user.locale if user is not None and user.locale in LOCALES else None, stages)
+
+
 def page(
     request: Request, user: User | None, name: str, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
-    locale = user.locale if user is not None and user.locale in LOCALES else "zh-CN"
     state = request.app.state.notifier
+    w = words_for(user, state.policy.stages)
+    locale = w.locale
     values = {
         "user": user,
         "locale": locale,
         "zone": user.timezone if user is not None else "Asia/Shanghai",
-        "t": lambda key, **v: translate(locale, key, **v),
+        "t": w,
+        "w": w,
         "csrf": csrf_token(request),
         "capture": state.settings.delivery_mode == "capture",
         "path": request.url.path,

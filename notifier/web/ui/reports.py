@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
@@ -25,9 +25,10 @@ from notifier.store.models import User
 from notifier.web.inputs import day_param
 from notifier.web.state import State
 from notifier.web.ui.charts import Bar, Number, bar_chart, grouped_bar_chart
-from notifier.web.ui.i18n import LOCALES, translate
-from notifier.web.ui.render import money, page
+from notifier.web.ui.forms import typed_day
+from notifier.web.ui.render import money, page, words_for
 from notifier.web.ui.session import PageUser
+from notifier.words import Words
 
 router = APIRouter(include_in_schema=False)
 SUBNAV = (("/reports/aging", "aging"), ("/reports/funnel", "funnel"),
@@ -35,9 +36,9 @@ SUBNAV = (("/reports/aging", "aging"), ("/reports/funnel", "funnel"),
 MAX_DAYS = 366
 
 
-def _texts(user: User) -> tuple[str, Callable[..., str]]:
-    locale = user.locale if user.locale in LOCALES else "zh-CN"
-    return locale, lambda key, **values: translate(locale, key, **values)
+def _texts(user: User, policy: Policy | None = None) -> tuple[str, Words]:
+    w = words_for(user, policy.stages if policy is not None else None)
+    return w.locale, w
 
 
 def _days(days: int) -> int:
@@ -98,13 +99,15 @@ def aging_sections(
 
 @router.get("/reports/aging", response_class=HTMLResponse)
 def aging_report(
-    request: Request, state: State, user: PageUser, at: date | None = None
+    request: Request, state: State, user: PageUser, at: Annotated[str, Query(max_length=20)] = ""
 ) -> HTMLResponse:
     """Taken at one instant (now, or the end of the chosen day in the viewer's zone, the
-    report's reference zone); each customer aged on its own local date then."""
-    locale, t = _texts(user)
+    report's reference zone); each customer aged on its own local date then. The day is
+    typed as text (2026-03-02, 2026/3/2, 2026年3月2日): no browser date picker in a
+    language the viewer does not read."""
+    locale, t = _texts(user, state.policy)
     zone = user.timezone
-    chosen = day_param("at", at, state.policy.limits)
+    chosen = day_param("at", typed_day("at", at, t), state.policy.limits)
     instant = end_of_day(chosen, zone) if chosen is not None else state.clock()
     day = local_date(instant, zone)
     with unit_of_work(state.engine) as session:
@@ -116,10 +119,10 @@ def aging_report(
                 red_after=state.policy.aging.red_after_days)  # fmt: skip
 
 
-def _funnel_chart(rows: list[FunnelRow], channel: str, t: Callable[..., str]) -> Markup:
+def _funnel_chart(rows: list[FunnelRow], channel: str, t: Words) -> Markup:
     """The stages of one channel side by side, each with its six steps."""
     groups = [
-        (row.stage, [(t(f"step_{step}"), n, f"step-{step}") for step, n in row.steps()])
+        (t.stage(row.stage), [(t(f"step_{step}"), n, f"step-{step}") for step, n in row.steps()])
         for row in rows
         if row.channel == channel
     ]
@@ -129,7 +132,7 @@ def _funnel_chart(rows: list[FunnelRow], channel: str, t: Callable[..., str]) ->
 
 @router.get("/reports/funnel", response_class=HTMLResponse)
 def funnel_report(request: Request, state: State, user: PageUser, days: int = 30) -> HTMLResponse:
-    locale, t = _texts(user)
+    locale, t = _texts(user, state.policy)
     days = _days(days)
     until = state.clock()
     since = until - timedelta(days=days)
@@ -155,6 +158,8 @@ def reason_text(reason: Reason, t: Callable[..., str]) -> str:
     detail = reason.on.isoformat() if reason.on else reason.detail
     if reason.kind in ("failed", "unknown") and reason.detail:
         detail = t(f"channel_{reason.detail}")
+    elif reason.kind == "escalated" and reason.detail and isinstance(t, Words):
+        detail = t.reason(reason.detail)
     name = t(f"reason_{reason.kind}")
     return t("reason_detail", reason=name, detail=detail) if detail else name
 
@@ -171,5 +176,7 @@ def collectors_report(
         rows = collectors(session, day, until - timedelta(days=days), until,
                           day - timedelta(days=days - 1))  # fmt: skip
     _, t = _texts(user)
+    currencies = {r.collector: sorted({*r.outstanding, *r.overdue, *r.collected}) for r in rows}
     return page(request, user, "reports_collectors.html", subnav=SUBNAV, days=days, day=day,
-                rows=rows, describe=lambda f: follow_up_text(f, t))  # fmt: skip
+                rows=rows, currencies=currencies,
+                describe=lambda f: follow_up_text(f, t))  # fmt: skip

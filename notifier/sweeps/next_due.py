@@ -1,0 +1,200 @@
+"""When a customer next needs the planner, given its data as it is now (issue 12).
+
+The planner's decisions about a customer (draft a step, cancel a stale draft, settle a
+promise, escalate) change with the clock in two ways only:
+
+- with the customer's local date: stage, days overdue, the tier's facts, which cadence
+  step is reached, whether a promise's date has passed. Each of these is a step function
+  of the date whose steps fall on days read off the data (:func:`change_days`: an item's
+  issue, due date plus every threshold of the policy, a payment's date, a promise's day
+  after, a look-back window passing a date). Between two such days every decision is the
+  same;
+- within the day, with the contact slot entering the planning horizon.
+
+So :func:`next_look` evaluates the standing on the coming change days, in order, and
+answers the start of the first one on which the planner would act (or, today, the instant
+the due step's slot enters the horizon). Answering earlier than needed is always safe
+(the planner looks and finds nothing to do); answering later never happens, which the
+equivalence test (incremental ticks against full scans) checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from notifier.domain.calendar import CalendarNotPublished, WorkCalendar
+from notifier.domain.items import Item
+from notifier.domain.policy import Policy
+from notifier.domain.standing import (
+    CustomerFacts,
+    EarlierReminders,
+    PromiseFact,
+    SlotMemo,
+    Standing,
+    standing_of,
+)
+from notifier.domain.tiers import months_before, tier_facts
+
+# How many coming change days are tried before answering "look again on the next one".
+LOOK_AHEAD = 6
+TINY = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class Live:
+    """A live draft of the customer (not a fallback): what makes it stale."""
+
+    cycle: str
+
+
+_OFFSETS: dict[int, tuple[Policy, tuple[int, ...]]] = {}
+
+
+def _offsets(policy: Policy) -> tuple[int, ...]:
+    """Days after an item's due date on which a decision about it may change (kept per
+    policy object: policies are not hashable)."""
+    known = _OFFSETS.get(id(policy))
+    if known is not None and known[0] is policy:
+        return known[1]
+    if len(_OFFSETS) > 64:
+        _OFFSETS.clear()
+    stages, tiers = policy.stages, policy.tiers
+    days = {-stages.pre_due_days, 1, stages.m1_max + 1, stages.m2_max + 1, stages.m3_max + 1}
+    days |= {tiers.a_grace_days + 1, tiers.c_min_delay_days, tiers.high_risk_days_overdue + 1}
+    if policy.cadence is not None:
+        for step in policy.cadence.steps:
+            days |= {step.day_for(t) for t in ("A", "B", "C")}
+    offsets = tuple(sorted(days))
+    _OFFSETS[id(policy)] = (policy, offsets)
+    return offsets
+
+
+def _window_passes(day: date, months: int) -> date:
+    """The first date d with ``months_before(d, months) > day``: when ``day`` leaves a
+    look-back window of that many months."""
+    d = day + timedelta(days=months * 28)
+    while months_before(d, months) <= day:
+        d += timedelta(days=1)
+    return d
+
+
+def change_days(
+    items: Sequence[Item], promises: Iterable[PromiseFact], today: date, policy: Policy
+) -> list[date]:
+    """The coming local dates (after ``today``) on which the customer's decisions may change."""
+    offsets = _offsets(policy)
+    months = policy.tiers.lookback_months
+    days: set[date] = set()
+    for item in items:
+        days.add(item.issued_on)
+        due = item.due_on
+        days.update(due + timedelta(days=k) for k in offsets)
+        days.update(p.paid_on for p in item.payments)
+        if due > today - timedelta(days=months * 31 + 7):
+            days.add(_window_passes(due, months))
+        settled = item.settled_on()
+        if settled is not None and settled > today - timedelta(days=months * 31 + 7):
+            days.add(_window_passes(settled, months))
+    if items:
+        first = min(i.issued_on for i in items)
+        days.add(first + timedelta(days=policy.tiers.a_min_relationship_days))
+    days.update(p.promised_on + timedelta(days=1) for p in promises if p.status == "open")
+    return sorted(d for d in days if d > today)
+
+
+def would_act(st: Standing, live: Collection[Live]) -> bool:
+    """Would the planner write anything for this customer at ``st.now``? (The slot aside:
+    a due step with a channel counts; when its slot comes is worked out by the caller.)"""
+    cycle = st.cycle
+    if live and (cycle is None or st.paused_by is not None or any(r.cycle != cycle for r in live)):
+        return True  # a stale draft to cancel
+    if st.stage.reminder_stage is None or cycle is None:
+        return False
+    if st.promises.settled or st.escalation.due is not None:
+        return True
+    return st.paused_by is None and st.due is not None and st.channel is not None
+
+
+def portfolio_bound(st: Standing) -> bool:
+    """Could D1's share rule (a large share of the whole portfolio, long overdue) decide
+    this customer's tier today? Then the tier leans on every other customer's data."""
+    p = st.policy.tiers
+    if st.customer.tier_hand_set or not any(
+        (st.today - i.due_on).days > p.high_risk_days_overdue for i in st.items
+    ):
+        return False
+    facts = tier_facts(st.items, st.today, p, Decimal(1))
+    if (
+        facts.late_payments >= p.c_min_late_payments
+        or facts.longest_delay_days >= p.c_min_delay_days
+    ):
+        return False  # C whatever the share
+    return facts.days_overdue_now > p.high_risk_days_overdue
+
+
+def next_look(
+    st: Standing,
+    live: Collection[Live],
+    *,
+    promises: Sequence[PromiseFact],
+    reminders: EarlierReminders,
+    calendar: WorkCalendar,
+    slots: SlotMemo,
+    tick: timedelta,
+) -> datetime | None:
+    """The earliest instant after ``st.now`` at which planning this customer could do
+    anything, given its data (and what the planner just wrote: ``reminders`` with its new
+    draft, ``live`` its drafts left live, ``promises`` as settled); None: never, until its
+    data changes. ``st`` is the standing at ``st.now`` with those."""
+    now, policy, customer = st.now, st.policy, st.customer
+    horizon = timedelta(hours=policy.planning.horizon_hours)
+    soonest: datetime | None = None
+    if would_act(st, live):
+        # Still something to do today: the due step's slot is not within the horizon yet.
+        soonest = now + tick
+        channel = st.channel
+        if st.due is not None and channel is not None and st.paused_by is None:
+            try:
+                slot = st.slot(channel, None, slots)
+            except CalendarNotPublished:
+                slot = None  # look again next tick (a new calendar also marks everyone)
+            else:
+                soonest = None if slot is None else max(slot.start - horizon + TINY, now + TINY)
+    days = change_days(st.items, promises, st.today, policy)
+    if st.stage.stage == "settled" and not live and soonest is None:
+        # Nothing open: only an item issued later can open a cycle.
+        days = [d for d in days if any(i.issued_on == d for i in st.items)]
+    for n, day in enumerate(days):
+        at = local_midnight(day, customer.timezone)
+        if soonest is not None and at >= soonest:
+            break
+        if n >= LOOK_AHEAD:
+            return at
+        later = _standing(customer, st.items, at, policy, calendar, promises, reminders)
+        if would_act(later, live) or portfolio_bound(later):
+            return at  # (a portfolio-bound tier: the total that day is not known yet)
+    return soonest
+
+
+def _standing(
+    customer: CustomerFacts,
+    items: Sequence[Item],
+    at: datetime,
+    policy: Policy,
+    calendar: WorkCalendar,
+    promises: Sequence[PromiseFact],
+    reminders: EarlierReminders,
+) -> Standing:
+    # The portfolio's total on a later day is not known yet; it only matters to a tier
+    # D1's share rule could decide, and those are looked at every day (portfolio_bound).
+    return standing_of(customer, items, at, policy, calendar, promises=promises,
+                       reminders=reminders)  # fmt: skip
+
+
+def local_midnight(day: date, zone: str) -> datetime:
+    """The instant ``day`` begins for a customer in ``zone``, in UTC."""
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
