@@ -12,7 +12,18 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from notifier.cli.app import app, report_app
-from notifier.cli.shell import AtOption, InvalidInput, err, out, parse_day, parse_instant, shell_of
+from notifier.cli.shell import (
+    AtOption,
+    ExportLocaleOption,
+    InvalidInput,
+    OutputOption,
+    check_output,
+    err,
+    out,
+    parse_day,
+    parse_instant,
+    shell_of,
+)
 from notifier.importer import import_file
 from notifier.reports import aging as aging_report
 from notifier.reports import explain as explain_report
@@ -115,14 +126,8 @@ def report_aging(
         Literal["table", "csv", "json", "xlsx"],
         typer.Option("--format", help="Output format (csv: UTF-8 with BOM, for Excel)."),
     ] = "table",
-    output: Annotated[
-        Path | None,
-        typer.Option("-o", "--output", help="Write to this file (needed for xlsx)."),
-    ] = None,
-    locale: Annotated[
-        Literal["zh-CN", "en"],
-        typer.Option("--locale", help="Language of the workbook's headers (xlsx)."),
-    ] = "en",
+    output: OutputOption = None,
+    locale: ExportLocaleOption = "en",
     settled_days: Annotated[
         int,
         typer.Option(
@@ -141,8 +146,7 @@ def report_aging(
         if at is None or "T" in at
         else aging_report.end_of_day(parse_day(at, shell.policy.limits), zone)
     )
-    if format_ == "xlsx" and output is None:
-        raise InvalidInput("--format xlsx writes a workbook: name the file with -o FILE.xlsx")
+    check_output(format_, output)
     with unit_of_work(shell.ready_engine()) as session:
         rows = aging_report.build_aging(session, instant, shell.policy, settled_days, zone)
     totals = aging_report.totals(rows, shell.policy)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import click
 import typer
@@ -185,3 +185,17 @@ AtOption = Annotated[
     str | None,
     typer.Option("--at", help="Instant to evaluate at, ISO 8601 with offset (default: now)."),
 ]
+
+OutputOption = Annotated[
+    Path | None, typer.Option("-o", "--output", help="Write to this file (needed for xlsx).")
+]
+ExportLocaleOption = Annotated[
+    Literal["zh-CN", "en"],
+    typer.Option("--locale", help="Language of the headers and labels (table, xlsx)."),
+]
+
+
+def check_output(format_: str, output: Path | None) -> None:
+    """Before any work: a workbook is written to a file, never to the terminal."""
+    if format_ == "xlsx" and output is None:
+        raise InvalidInput("--format xlsx writes a workbook: name the file with -o FILE.xlsx")

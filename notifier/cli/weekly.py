@@ -3,9 +3,7 @@ Excel workbook."""
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
@@ -13,13 +11,21 @@ import typer
 from rich.console import Console
 
 from notifier.cli.app import report_app
-from notifier.cli.shell import InvalidInput, out, parse_day, shell_of
+from notifier.cli.data import write_out
+from notifier.cli.shell import (
+    ExportLocaleOption,
+    OutputOption,
+    check_output,
+    out,
+    parse_day,
+    shell_of,
+)
 from notifier.reports import weekly_export
+from notifier.reports.export import csv_for_excel
 from notifier.reports.weekly import build_weekly
 from notifier.store.db import unit_of_work
 
 WIDE = 240
-BOM = "\ufeff"  # a CSV file Excel opens as UTF-8 (Chinese names stay readable)
 
 
 @report_app.command("weekly")
@@ -36,14 +42,8 @@ def report_weekly(
     format_: Annotated[
         Literal["table", "csv", "json", "xlsx"], typer.Option("--format", help="Output format.")
     ] = "table",
-    output: Annotated[
-        Path | None,
-        typer.Option("-o", "--output", help="Write to this file (needed for xlsx)."),
-    ] = None,
-    locale: Annotated[
-        Literal["zh-CN", "en"],
-        typer.Option("--locale", help="Language of the table and the workbook's labels."),
-    ] = "en",
+    output: OutputOption = None,
+    locale: ExportLocaleOption = "en",
 ) -> None:
     """The manager's week: per collector, recoveries, recovery rate, promises kept and
     broken, the incentive on items past 90 days, and the oldest open items."""
@@ -54,38 +54,18 @@ def report_weekly(
         if at is not None
         else datetime.now(ZoneInfo(policy.weekly.zone)).date()
     )
-    if format_ == "xlsx" and output is None:
-        raise InvalidInput("--format xlsx writes a workbook: name the file with -o FILE.xlsx")
+    check_output(format_, output)
     with unit_of_work(shell.ready_engine()) as session:
         report = build_weekly(session, day, policy)
     if format_ == "xlsx":
-        assert output is not None
-        _write(output, weekly_export.to_xlsx(report, locale))
-        out.print(f"wrote {output}", markup=False, highlight=False)
-        return
-    if format_ == "csv":
-        body = weekly_export.to_csv(report)
-        if output is not None:
-            _write(output, (BOM + body).encode("utf-8"))
-        else:
-            sys.stdout.write(body)
-        return
-    body = (
-        weekly_export.to_json(report) + "\n"
-        if format_ == "json"
-        else weekly_export.to_text(report, locale)
-    )
-    if output is not None:
-        _write(output, body.encode("utf-8"))
+        write_out(output, weekly_export.to_xlsx(report, locale))
+    elif format_ == "csv":
+        body = weekly_export.to_csv(report)  # a file for Excel gets the BOM; a pipe not
+        write_out(output, csv_for_excel(body) if output is not None else body.encode())
     elif format_ == "json":
-        sys.stdout.write(body)
+        write_out(output, (weekly_export.to_json(report) + "\n").encode())
+    elif output is not None:
+        write_out(output, weekly_export.to_text(report, locale).encode())
     else:  # piped: wide enough that no column is cut or wrapped
         console = out if out.is_terminal else Console(width=WIDE, soft_wrap=True)
         weekly_export.print_table(console, report, locale)
-
-
-def _write(path: Path, data: bytes) -> None:
-    try:
-        path.write_bytes(data)
-    except OSError as exc:
-        raise InvalidInput(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -76,7 +76,14 @@ class Money:
     currency: str
 
 
-XCell = str | int | Decimal | date | Money | None
+@dataclass(frozen=True)
+class Percent:
+    """A rate (0.4 is 40%): a number in the workbook, shown as a percentage."""
+
+    rate: Decimal
+
+
+XCell = str | int | Decimal | date | Money | Percent | None
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,8 @@ class Sheet:
     headers: Sequence[str]
     rows: Iterable[Sequence[XCell]]
     widths: Sequence[int] = ()  # characters per column; default from the header
+    preface: Sequence[str] = ()  # lines above the header (a title), then a blank row
+    notes: Sequence[str] = ()  # lines below the rows, after a blank row
 
 
 def money_format(currency: str) -> str:
@@ -106,15 +115,23 @@ def write_xlsx(sheets: Sequence[Sheet]) -> bytes:
     book.remove(book.active)
     for sheet in sheets:
         ws = book.create_sheet(sheet.title[:31])
-        ws.append(list(sheet.headers))
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-        for r, row in enumerate(sheet.rows, start=2):
+        for r, line in enumerate(sheet.preface, start=1):
+            _put(ws.cell(row=r, column=1), line)
+            ws.cell(row=r, column=1).font = Font(bold=True)
+        head = len(sheet.preface) + 2 if sheet.preface else 1
+        for c, header in enumerate(sheet.headers, start=1):
+            _put(ws.cell(row=head, column=c), header)
+            ws.cell(row=head, column=c).font = Font(bold=True)
+        r = head
+        for r, row in enumerate(sheet.rows, start=head + 1):
             for c, value in enumerate(row, start=1):
                 _put(ws.cell(row=r, column=c), value)
-        ws.freeze_panes = "A2"
+        last_row = max(r, head)
+        ws.freeze_panes = f"A{head + 1}"
         last = get_column_letter(max(len(sheet.headers), 1))
-        ws.auto_filter.ref = f"A1:{last}{max(ws.max_row, 1)}"
+        ws.auto_filter.ref = f"A{head}:{last}{last_row}"
+        for n, line in enumerate(sheet.notes, start=last_row + 2):
+            _put(ws.cell(row=n, column=1), line)
         for c, header in enumerate(sheet.headers, start=1):
             wide = sheet.widths[c - 1] if c <= len(sheet.widths) else 0
             ws.column_dimensions[get_column_letter(c)].width = max(wide, len(header) * 2, 10)
@@ -127,6 +144,9 @@ def _put(cell: Any, value: XCell) -> None:
     if isinstance(value, Money):
         cell.value = value.amount
         cell.number_format = money_format(value.currency)
+    elif isinstance(value, Percent):
+        cell.value = float(value.rate)
+        cell.number_format = "0.00%"
     elif isinstance(value, bool):
         cell.value = str(value).lower()
         cell.data_type = "s"

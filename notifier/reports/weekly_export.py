@@ -16,13 +16,10 @@ from decimal import Decimal
 from html import escape
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.worksheet.worksheet import Worksheet
 from rich.console import Console
 from rich.table import Table
 
-from notifier.reports.export import Cell, write_csv
+from notifier.reports.export import Cell, Money, Percent, Sheet, XCell, write_csv, write_xlsx
 from notifier.reports.weekly import UNASSIGNED, CollectorWeek, WeeklyReport
 from notifier.words import text
 
@@ -32,9 +29,7 @@ CSV_COLUMNS = (
     "overdue_payments", "promises_kept", "promises_broken", "promises_pending",
 )  # fmt: skip
 TOTAL = "total"
-MONEY_FORMAT = "#,##0.00"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-RATE_FORMAT = "0.00%"
 
 
 def lines(report: WeeklyReport) -> Iterator[dict[str, Any]]:
@@ -232,60 +227,52 @@ def to_text(report: WeeklyReport, locale: str) -> str:
 
 
 # -- the workbook ----------------------------------------------------------------------------
-def _put(ws: Worksheet, row: int, column: int, value: Any, number_format: str | None = None
-         ) -> None:  # fmt: skip
-    cell = ws.cell(row=row, column=column)
-    cell.value = value
-    if isinstance(value, str):
-        cell.data_type = "s"  # never a formula, whatever the text starts with (CSV injection)
-    if number_format is not None and value is not None:
-        cell.number_format = number_format
+def _xcell(value: Any) -> XCell:
+    """Amounts as numbers (the currency has its own column), everything else as it is."""
+    return Money(value, "") if isinstance(value, Decimal) else value
 
 
 def to_xlsx(report: WeeklyReport, locale: str) -> bytes:
-    """Two sheets: the collectors (amounts as numbers in their currency, rates as
-    percentages), and the oldest open items."""
-    book = Workbook()
-    ws = book.active
-    assert ws is not None
-    ws.title = text(locale, "wk_sheet_collectors")
-    _put(ws, 1, 1, title(report, locale))
-    ws.cell(row=1, column=1).font = Font(bold=True)
+    """Two sheets: the collectors (amounts as numbers, rates as percentages), and the
+    oldest open items."""
     names = labels(report, locale)
-    for c, name in enumerate(labels_order(), start=1):
-        _put(ws, 3, c, names[name])
-        ws.cell(row=3, column=c).font = Font(bold=True)
-    row = 4
+    collectors = []
     for line in lines(report):
         shown = _shown(line, locale)
-        for c, name in enumerate(labels_order(), start=1):
+        row: list[XCell] = []
+        for name in labels_order():
             value = line[name]
             if name == "collector":
-                _put(ws, row, c, shown[0])
+                row.append(shown[0])
             elif name == "recovery_rate":
-                _put(ws, row, c, None if value is None else float(value), RATE_FORMAT)
-            elif isinstance(value, Decimal):
-                _put(ws, row, c, value, MONEY_FORMAT)
+                row.append(None if value is None else Percent(value))
             else:
-                _put(ws, row, c, value)
-        row += 1
-    _put(ws, row + 1, 1, definitions(report, locale))
-    sheet = book.create_sheet(text(locale, "wk_sheet_oldest"))
-    for c, shown_name in enumerate(oldest_labels(locale).values(), start=1):
-        _put(sheet, 1, c, shown_name)
-        sheet.cell(row=1, column=c).font = Font(bold=True)
-    for r, o in enumerate(report.oldest, start=2):
-        for c, value in enumerate((f"{o.customer_id} {o.customer_name}", who(o.collector, locale),
-                                   o.invoice_id, o.currency, o.due_on, o.days_overdue,
-                                   o.outstanding, o.paused), start=1):  # fmt: skip
-            _put(sheet, r, c, value, MONEY_FORMAT if isinstance(value, Decimal) else
-                 ("yyyy-mm-dd" if c == 5 else None))  # fmt: skip
-    for s in (ws, sheet):
-        for letter in "ABCDEFGHIJKLMNO":
-            s.column_dimensions[letter].width = 16
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+                row.append(_xcell(value))
+        collectors.append(row)
+    oldest = [
+        [
+            _xcell(v)
+            for v in (
+                f"{o.customer_id} {o.customer_name}",
+                who(o.collector, locale),
+                o.invoice_id,
+                o.currency,
+                o.due_on,
+                o.days_overdue,
+                o.outstanding,
+                o.paused,
+            )
+        ]  # fmt: skip
+        for o in report.oldest
+    ]
+    order = labels_order()
+    return write_xlsx([
+        Sheet(text(locale, "wk_sheet_collectors"), [names[n] for n in order], collectors,
+              widths=[16] * len(order), preface=[title(report, locale)],
+              notes=[definitions(report, locale)]),
+        Sheet(text(locale, "wk_sheet_oldest"), list(oldest_labels(locale).values()), oldest,
+              widths=[16] * 8),
+    ])  # fmt: skip
 
 
 # -- the e-mail's HTML part ------------------------------------------------------------------

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy import insert as sql_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
@@ -117,6 +117,16 @@ def save(session: Session, states: Iterable[tuple[str, datetime | None, str, boo
         set_={name: statement.excluded[name] for name in ("next_at", "why", "portfolio_bound")},
     )
     session.execute(statement, rows)
+
+
+def planner_writes(session: Session) -> None:
+    """Mark this transaction as the planner's: its own changes to reminders (the drafts it
+    inserts, the ones it cancels) do not mark their customers "recompute now", since it
+    writes those customers' states itself (:func:`save`). On PostgreSQL the reminders
+    triggers read this setting; without it, planners racing for the same drafts lock each
+    other's ``planner_due`` rows from their triggers and deadlock. SQLite has one writer."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT set_config('notifier.planner', 'on', true)"))
 
 
 def recompute_now(session: Session, customer_ids: Iterable[str], why: str) -> None:

@@ -183,6 +183,7 @@ def _plan_part(
     last = ""
     while True:  # a batch of customers per transaction, read by keyset: memory stays flat
         with unit_of_work(engine) as session:
+            planning.planner_writes(session)
             if full:
                 customers = customer_rows(session, after=last, limit=batch)
                 if not customers:

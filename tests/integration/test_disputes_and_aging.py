@@ -173,4 +173,4 @@ def test_the_web_aging_page_states_its_zone_and_matches_each_customers_page(
         assert re.findall(r'<td class="num">(-?\d+)</td>', row.group(1)) == [str(days)]
         cid = invoice_id[:2]
         page = client.get(f"/customers/{cid}").text
-        assert f'<span data-field="days_overdue">{days}</span>' in page
+        assert f'<span data-field="days_overdue" data-days="{days}">' in page

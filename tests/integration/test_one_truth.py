@@ -160,8 +160,9 @@ def number(text: str) -> Decimal:
 
 
 def page_facts(html: str) -> dict[str, Any]:
-    stage = re.search(r'<span data-field="stage">([^<]+)</span>', html)
-    days = re.search(r'<span data-field="days_overdue">(-?\d+)</span>', html)
+    # The page shows words; the codes it stands for are in its data attributes.
+    stage = re.search(r'<span data-field="stage" data-stage="(\w+)">', html)
+    days = re.search(r'<span data-field="days_overdue" data-days="(-?\d+)">', html)
     assert stage is not None
     totals = {}
     for cur, row in re.findall(r'<tr data-currency="([A-Z]{3})">(.*?)</tr>', html, re.S):

@@ -153,6 +153,10 @@ def _postgres_triggers() -> None:
                 selects.append(select)
             function = f"planner_due_{table}_{short}"
             sql = _upsert(" UNION ".join(selects), NOW_PG, table[:20])
+            if table == "reminders":
+                # The planner's own drafts and cancellations: it writes those customers'
+                # states itself (store/planning.py: planner_writes).
+                sql = f"IF current_setting('notifier.planner', true) IS DISTINCT FROM 'on' THEN {sql}; END IF"
             op.execute(
                 f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS "
                 f"$$ BEGIN {sql}; RETURN NULL; END $$"
