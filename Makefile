@@ -31,13 +31,14 @@ node_modules/.installed: package.json package-lock.json
 	exit 1; }
 	touch $@
 
-# Debian's chromium package (and a CJK font, so Chinese names in the screenshots are not
-# boxes), once: as root directly (CI), else through sudo if there is one.
+# Debian's chromium package (and a CJK font, so Chinese names in the screenshots and the
+# letters' PDFs are not boxes; poppler-utils' pdftoppm draws docs/letter-page1.png), once:
+# as root directly (CI), else through sudo if there is one.
 $(CHROMIUM) $(CJK_FONT) &:
 	@if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null; then sudo=sudo; \
 	else echo "$(CHROMIUM) is missing: install Debian's chromium package as root" >&2; exit 1; fi; \
 	$$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive \
-	apt-get install -y --no-install-recommends chromium fonts-wqy-microhei
+	apt-get install -y --no-install-recommends chromium fonts-wqy-microhei poppler-utils
 
 # Debian's PostgreSQL server (any version), the second store of the store, sweep and
 # delivery tests: tests/fakes/postgres.py starts a throwaway cluster on 127.0.0.1 with its

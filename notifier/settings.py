@@ -42,6 +42,10 @@ class TwilioSettings(BaseModel):
     messaging_service_sid: str = ""
     api_base: str = "https://api.twilio.com"
     rate_per_second: float = 10.0
+    # Click-to-call (Twilio Voice, issue 14): off unless the deployment turns it on; the
+    # caller id both phones see is voice_from (a Twilio voice number, E.164).
+    voice_enabled: bool = False
+    voice_from: str = ""
 
 
 class SmtpSettings(BaseModel):
@@ -129,6 +133,8 @@ class Settings(BaseSettings):
             problems.append(
                 "NOTIFIER_TWILIO__FROM_NUMBER or NOTIFIER_TWILIO__MESSAGING_SERVICE_SID is needed"
             )
+        if self.twilio.voice_enabled and not self.twilio.voice_from:
+            problems.append("NOTIFIER_TWILIO__VOICE_FROM is needed for click-to-call")
         smtp_password = self.smtp.password.get_secret_value()
         # An SMTP relay without login needs no password; one given must be real.
         if (self.smtp.username or smtp_password) and is_placeholder(smtp_password):

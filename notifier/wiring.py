@@ -6,13 +6,20 @@ from __future__ import annotations
 from notifier.channels import Channel, SmtpEmail, TwilioSms
 from notifier.channels.capture import CaptureChannel, UnavailableChannel
 from notifier.settings import ConfigError, Settings
-from notifier.tracking import Tracker
+from notifier.tracking import LoopbackPublicUrl, Tracker
 
 STATUS_CALLBACK_PATH = "/webhooks/twilio/status"
 
 
 def tracker_for(settings: Settings) -> Tracker:
-    return Tracker(settings.secret_key.get_secret_value(), settings.public_url)
+    """Links are tracked only behind a public URL that was set; in production a loopback
+    one is refused (notifier.tracking)."""
+    try:
+        return Tracker(settings.secret_key.get_secret_value(), settings.public_url,
+                       track_links="public_url" in settings.model_fields_set,
+                       production=settings.environment == "production")  # fmt: skip
+    except LoopbackPublicUrl as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def channels_for(settings: Settings) -> dict[str, Channel]:

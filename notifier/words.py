@@ -84,12 +84,14 @@ _LINT_DETAIL = {
     "wrong_amount": re.compile(r"^(?P<detail>.*?) matches no amount"),
     "opt_out_missing": re.compile(r"opt-out line ['\"](?P<detail>.*)['\"]$"),
     "sms_too_long": re.compile(r"^(?P<n>\d+) segments, at most (?P<max>\d+)"),
+    "unsubscribe_missing": re.compile(r"opt-out line"),
 }
 # The automatic escalation's reason (domain/standing.py): "2 broken promises to pay (D21)".
 _BROKEN_PROMISES = re.compile(r"^(\d+) broken promises to pay(?: \(D\d+\))?$")
 # The expiry sweep's reason (sweeps/expire.py).
 _NOT_APPROVED = re.compile(r"^not approved within (\d+) h after its slot$")
-_WORD_RULES = ("legal_threat", "insult", "impersonation", "third_party", "subject_not_neutral")
+_WORD_RULES = ("legal_threat", "insult", "accusation", "impersonation", "third_party",
+               "subject_not_neutral")  # fmt: skip
 
 
 class Words:

@@ -6,7 +6,8 @@ Two stores (DESIGN.md): SQLite, the embedded default, and PostgreSQL, the scale-
   ``engine`` or ``notifier init`` creates the schema); on PostgreSQL a new database
   cloned from a template migrated once per session, so it already holds the schema
   (``notifier init`` and ``upgrade`` on it change nothing).
-- ``engine``: an engine on ``db_url``, migrated.
+- ``engine``: an engine on ``db_url``, migrated (a new SQLite file starts as a copy of a
+  template migrated once per session).
 - ``blank_db_url``: like ``db_url`` but with no schema at all, on either store.
 - ``pg_url``: a fresh, migrated, empty PostgreSQL database, whatever the module.
 
@@ -23,11 +24,14 @@ Where it cannot start, the PostgreSQL tests are skipped with the reason.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 
 from notifier.domain.policy import Policy
 from notifier.settings import load_policy
@@ -41,6 +45,8 @@ BOTH_STORES = frozenset(
     ROOT / "tests" / "integration" / f"{name}.py"
     for name in (
         "test_store",
+        "test_letters",  # issue 15: letters and the legal route
+        "test_legal_route",
         "test_deliver",
         "test_deliver_groups",
         "test_plan_replay",
@@ -58,6 +64,7 @@ BOTH_STORES = frozenset(
         "test_escalation",
         "test_evidence",
         "test_incremental_planning",
+        "test_calls_flow",
     )
 )
 
@@ -96,11 +103,51 @@ def blank_db_url(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> 
 
 
 @pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
+def engine(db_url: str, request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """An engine on ``db_url``, migrated: a SQLite file that does not exist yet starts as
+    a copy of the session's migrated template (the same schema ``upgrade`` writes, in a
+    fraction of the time); any other database is upgraded in place."""
+    path = _sqlite_path(db_url)
+    fresh = path is not None and not path.exists()
+    if fresh:
+        assert path is not None
+        _copy_sqlite(request.getfixturevalue("sqlite_template"), path)
     engine = make_engine(db_url)
-    upgrade(engine)
+    if not fresh:
+        upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated to the newest schema once per session (per xdist
+    worker), copied by ``engine`` for each test."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    return path
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a plain ``sqlite:///PATH`` URL (no query, no in-memory database)."""
+    parsed = make_url(url)
+    name = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or parsed.query or name in ("", ":memory:"):
+        return None
+    if name.startswith("file:"):
+        return None
+    return Path(name)
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    """A consistent copy of the database ``source`` (with its WAL, if any) at ``target``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(source)) as old, closing(sqlite3.connect(target)) as new:
+        old.backup(new)
 
 
 @pytest.fixture(scope="session")

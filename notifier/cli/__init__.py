@@ -17,12 +17,15 @@ from __future__ import annotations
 import os
 import sys
 
+import notifier.cli.calls  # calls, call (issue 14)
 import notifier.cli.customer
 import notifier.cli.data
 import notifier.cli.delivery
 import notifier.cli.evidence  # evidence export/verify, purge
+import notifier.cli.letters  # letter pdf/posted/received, legal-route (issue 15)
 import notifier.cli.queue
 import notifier.cli.service  # noqa: F401  (the command modules register themselves)
+import notifier.cli.voice  # noqa: F401  (dial, user phone: click-to-call)
 import notifier.cli.weekly  # noqa: F401  (report weekly)
 from notifier.cli.app import app
 from notifier.cli.failures import describe

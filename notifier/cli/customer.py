@@ -75,3 +75,6 @@ def deescalate(
         c = escalation.deescalate(session, customer, note, by, now)
     out.print(f"{c.id} is back with {c.collector or 'no collector'}", markup=False,
               highlight=False)  # fmt: skip
+
+
+import notifier.cli.collect  # noqa: E402, F401  (promise, dispute, instalments, legal)

@@ -28,6 +28,7 @@ from notifier.importer import import_file
 from notifier.reports import aging as aging_report
 from notifier.reports import explain as explain_report
 from notifier.reports.export import csv_for_excel
+from notifier.services import payments as payments_service
 from notifier.store.db import unit_of_work
 from notifier.store.migrate import upgrade
 
@@ -51,12 +52,22 @@ def import_(
         Literal["customers", "receivables", "payments"],
         typer.Argument(help="What the file holds."),
     ],
-    file: Annotated[Path, typer.Argument(help="CSV file (UTF-8, UTF-8 with BOM or GBK).")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV file (UTF-8, UTF-8 with BOM or GBK), .xlsx workbook, or for "
+            "payments a bank statement export (CSV or .xlsx)."
+        ),
+    ],
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Validate only; write nothing.")
     ] = False,
+    sheet: Annotated[
+        str | None, typer.Option("--sheet", help="The workbook's sheet (default: the first).")
+    ] = None,
 ) -> None:
-    """Import customers, receivables or payments from CSV: all rows or none."""
+    """Import customers, receivables or payments from CSV or xlsx: all rows or none. Pending
+    messages whose amounts the import made wrong are cancelled at once."""
     shell = shell_of(ctx)
     if not file.is_file():
         raise InvalidInput(f"{file}: no such file")
@@ -72,10 +83,12 @@ def import_(
 
         # A rejected file raises ImportRejected: cli/__init__.py lists its problems.
         with unit_of_work(engine) as session:
+            now = datetime.now(UTC)
             report = import_file(
-                session, kind, file, now=datetime.now(UTC), dry_run=dry_run,
-                progress=progress, limits=shell.policy.limits,
+                session, kind, file, now=now, dry_run=dry_run,
+                progress=progress, limits=shell.policy.limits, sheet=sheet,
             )  # fmt: skip
+            cancelled = payments_service.settle_import(session, report, now, shell.policy)
     if report.dry_run:
         out.print(
             f"dry run: {report.rows} {kind} rows are valid ({report.encoding}); nothing written"
@@ -85,6 +98,9 @@ def import_(
             f"{kind}: {report.rows} rows ({report.encoding}): {report.inserted} inserted, "
             f"{report.updated} updated, {report.unchanged} unchanged"
         )
+    if cancelled:
+        out.print(f"{len(cancelled)} pending message(s) cancelled: the amounts they name "
+                  "changed", markup=False, highlight=False)  # fmt: skip
 
 
 @app.command()

@@ -13,7 +13,6 @@ import typer
 from notifier.cli.app import app
 from notifier.cli.replay import DryRunOption, as_json, note, run_sweep
 from notifier.cli.shell import AtOption, err, out, parse_instant, shell_of
-from notifier.evidence.export import export as export_file
 from notifier.evidence.seal import verify as verify_chains
 from notifier.sweeps.purge import PurgeReport
 from notifier.sweeps.purge import purge as purge_sweep
@@ -40,6 +39,8 @@ def export(
     """Write the customer's evidence file: every record as JSON and CSV, a PDF summary
     and a manifest with the chain's head and the files' SHA-256."""
     shell = shell_of(ctx)
+    from notifier.evidence.export import export as export_file  # ReportLab: slow import
+
     done = export_file(shell.ready_engine(), parse_instant(at), customer, output)
     rows = ", ".join(f"{n} {name}" for name, n in done.counts.items() if name != "customer")
     _plain(f"wrote {output}: {rows}")

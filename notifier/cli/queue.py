@@ -1,4 +1,5 @@
-"""The approval queue from the command line: plan, list, approve, reject, edit (D12-D14).
+"""The approval queue from the command line: plan, list, approve, reject, edit (D12-D14);
+the list also as a spreadsheet (``drafts --format csv|xlsx -o FILE``, like ``report aging``).
 
 ``--at`` on every command replays an instant, so a day can be re-run from outside and an
 approval can be given "as of" the replayed time (a draft approved after its slot moves to
@@ -9,21 +10,36 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.table import Table
-from sqlmodel import Session
+from sqlalchemy import select
+from sqlmodel import Session, col
 
 from notifier.cli.app import app
+from notifier.cli.data import write_out
 from notifier.cli.replay import DryRunOption, as_json, note, run_sweep
-from notifier.cli.shell import AtOption, InvalidInput, err, os_login, out, parse_instant, shell_of
+from notifier.cli.shell import (
+    AtOption,
+    ExportLocaleOption,
+    InvalidInput,
+    OutputOption,
+    check_output,
+    err,
+    os_login,
+    out,
+    parse_instant,
+    shell_of,
+)
+from notifier.reports.export import Cell, Sheet, csv_for_excel, write_csv, write_xlsx
 from notifier.services import review
 from notifier.services.users import decider_problem
 from notifier.store.db import unit_of_work
-from notifier.store.models import User
+from notifier.store.models import Customer, User
 from notifier.sweeps.plan import PlanReport
 from notifier.sweeps.runs import Plan
+from notifier.words import text, words
 
 AsOption = Annotated[
     str | None,
@@ -80,6 +96,15 @@ def plan(
     note(dry_run)
 
 
+# The queue as a file for a spreadsheet: (catalogue key of the header, column width).
+EXPORT_COLUMNS = (
+    ("dq_id", 8), ("dq_customer", 12), ("dq_customer_name", 24), ("dq_status", 12),
+    ("dq_step", 16), ("dq_stage", 14), ("dq_tier", 6), ("dq_tone", 8), ("dq_channel", 8),
+    ("dq_slot", 18), ("dq_subject", 30), ("dq_body", 60), ("dq_segments", 8),
+    ("dq_lint", 40),
+)  # fmt: skip
+
+
 @app.command()
 def drafts(
     ctx: typer.Context,
@@ -88,18 +113,59 @@ def drafts(
         typer.Option("--status", help="Only this status, e.g. pending_approval, approved."),
     ] = None,
     customer: Annotated[str | None, typer.Option("--customer", help="Only this customer.")] = None,
+    channel: Annotated[
+        str | None,
+        typer.Option(
+            "--channel",
+            help="Only this channel: sms, email, letter, or call (call "
+            "tasks are listed only when asked for; see `notifier calls`).",
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 10_000,
     json_: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+    format_: Annotated[
+        Literal["table", "csv", "json", "xlsx"],
+        typer.Option(
+            "--format",
+            help="Output format (csv: UTF-8 with BOM, for Excel; xlsx "
+            "needs -o FILE). --json is --format json.",
+        ),
+    ] = "table",
+    output: OutputOption = None,
+    locale: ExportLocaleOption = "en",
 ) -> None:
-    """List drafts and reminders, by slot."""
+    """List drafts and reminders, by slot; as a spreadsheet with --format csv or xlsx
+    (headers and labels in --locale, slots in UTC)."""
     if status is not None and status not in review.STATUSES:
         raise typer.BadParameter(f"{status!r} is not one of {', '.join(review.STATUSES)}")
-    shell = shell_of(ctx)
-    query = review.DraftFilter(status=status, customer_id=customer, limit=limit)
-    with unit_of_work(shell.ready_engine()) as session:
-        rows = [review.draft_json(r) for r in review.list_drafts(session, query)]
     if json_:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        format_ = "json"
+    check_output(format_, output)
+    shell = shell_of(ctx)
+    query = review.DraftFilter(status=status, customer_id=customer, channel=channel,
+                               limit=limit)  # fmt: skip
+    with unit_of_work(shell.ready_engine()) as session:
+        found = review.list_drafts(session, query)
+        rows = [review.draft_json(r) for r in found]
+        ids = {r["customer_id"] for r in rows}
+        names = dict(session.execute(
+            select(col(Customer.id), col(Customer.name)).where(col(Customer.id).in_(ids))
+        ).tuples().all()) if ids else {}  # fmt: skip
+    if format_ == "json":
+        if output is None:
+            print(json.dumps(rows, ensure_ascii=False, indent=2))
+            return
+        write_out(output, (json.dumps(rows, ensure_ascii=False, indent=2) + "\n").encode())
+        return
+    if format_ in ("csv", "xlsx"):
+        cells = [_export_row(r, names.get(r["customer_id"], ""), locale) for r in rows]
+        headers = [text(locale, key) for key, _ in EXPORT_COLUMNS]
+        if format_ == "xlsx":
+            sheet = Sheet(text(locale, "dq_sheet"), headers, cells, [w for _, w in EXPORT_COLUMNS])
+            write_out(output, write_xlsx([sheet]))
+        else:
+            dicts = [dict(zip(headers, row, strict=True)) for row in cells]
+            write_out(output, csv_for_excel(write_csv(headers, dicts)))
         return
     table = Table(header_style="bold")
     for name in ("id", "customer", "status", "step", "stage", "tone", "channel", "slot (UTC)",
@@ -113,6 +179,20 @@ def drafts(
         )  # fmt: skip
     out.print(table)
     out.print(f"{len(rows)} shown")
+
+
+def _export_row(r: dict[str, Any], name: str, locale: str) -> list[Cell]:
+    """One draft as a spreadsheet row: labels a person reads in ``locale`` (the codes are
+    in --json), the slot in UTC, the content-check reasons as sentences."""
+    w = words(locale)
+    slot = str(r["slot_start"])[:16].replace("T", " ")
+    return [
+        int(r["id"]), str(r["customer_id"]), name, w.status(r["status"]), w.step(r["step"]),
+        w.stage(r["stage"]), str(r["tier"] or ""), w.tone(r["tone"]), w.channel(r["channel"]),
+        slot, str(r["subject"] or ""), str(r["body"] or ""),
+        int(r["segments"]) if r["segments"] is not None else None,
+        "; ".join(w.lint(p) for p in r["lint"] or ()),
+    ]  # fmt: skip
 
 
 @app.command()

@@ -16,22 +16,22 @@ from types import FrameType
 from typing import Annotated, Literal
 
 import typer
-import uvicorn
 
 from notifier.cli.app import app, token_app, user_app
 from notifier.cli.shell import out, shell_of
-from notifier.scheduler import Wiring, build_scheduler
 from notifier.services import users
 from notifier.services.users import ROLES, add_user, create_token
 from notifier.store.db import unit_of_work
 from notifier.store.models import ApiToken
-from notifier.web import create_app
-from notifier.web.logs import install_access_log_filter
 
 log = logging.getLogger("notifier.worker")
 
 
 def _logging() -> None:
+    # The web app, the scheduler and the server are imported by the long-running commands
+    # only: every other command starts in a fraction of the time without them.
+    from notifier.web.logs import install_access_log_filter
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # The Twilio SDK logs every request (URL and headers, a dozen lines) at INFO; the SMS
     # channel logs one masked line per message itself.
@@ -49,6 +49,11 @@ def serve(
     ] = True,
 ) -> None:
     """The web app, the JSON API and (unless --no-scheduler) the scheduler."""
+    import uvicorn
+
+    from notifier.scheduler import Wiring, build_scheduler
+    from notifier.web import create_app
+
     shell = shell_of(ctx)
     _logging()
     engine = shell.ready_engine()
@@ -79,6 +84,8 @@ def worker(ctx: typer.Context) -> None:
 
     SIGTERM or Ctrl-C stops it cleanly: the message being sent is finished, the reminders
     it claimed but has not started are released for the other workers, then it exits."""
+    from notifier.scheduler import Wiring, build_scheduler
+
     shell = shell_of(ctx)
     _logging()
     wire = Wiring(shell.channels, shell.tracker)

@@ -16,11 +16,22 @@ def cycle_key(oldest_item_id: str, due_on: date) -> str:
     return f"{oldest_item_id}@{due_on.isoformat()}"
 
 
+def track(steps: Sequence[CadenceStep], *, calls: bool, anchor: str = "due") -> list[CadenceStep]:
+    """One ladder of the cadence (issue 14): the message steps or the call steps, counted
+    from ``anchor``. Calls run beside the messages, so neither replaces the other."""
+    return [s for s in steps if s.is_call == calls and s.anchor == anchor]
+
+
 def eligible_steps(
-    steps: Sequence[CadenceStep], tier: TierName, legal_authorised: bool
+    steps: Sequence[CadenceStep], tier: TierName, legal_authorised: bool, *, calls: bool = False
 ) -> list[CadenceStep]:
-    """The ladder for this customer, in day order; legal steps only once a manager decided."""
-    usable = [s for s in steps if legal_authorised or not s.requires_legal]
+    """The ladder for this customer (the messages, or with ``calls`` the calls), counted
+    from the oldest due date, in day order; legal steps only once a manager decided."""
+    usable = [
+        s
+        for s in track(steps, calls=calls)
+        if (legal_authorised or not s.requires_legal) and (not s.tiers or tier in s.tiers)
+    ]
     return sorted(usable, key=lambda s: s.day_for(tier))
 
 
@@ -37,6 +48,8 @@ def due_step(
     legal_authorised: bool,
     drafted: Collection[str],
     broken_promises: int = 0,
+    *,
+    calls: bool = False,
 ) -> DueStep | None:
     """The latest step whose day has come, moved one rung up per broken promise; None when
     no step is due yet or that step was already drafted in this cycle.
@@ -45,7 +58,7 @@ def due_step(
     sent as a backlog: the customer hears the message that fits today. A pre-due step
     (day <= 0) is over once the due date has passed: its text speaks of a coming date.
     """
-    ladder = eligible_steps(steps, tier, legal_authorised)
+    ladder = eligible_steps(steps, tier, legal_authorised, calls=calls)
     reached = [i for i, s in enumerate(ladder) if s.day_for(tier) <= days_overdue]
     if not reached:
         return None
@@ -59,11 +72,39 @@ def due_step(
 
 
 def choose_channel(
-    preferences: Sequence[Channel], *, sms_ok: bool, email_ok: bool
+    preferences: Sequence[Channel],
+    *,
+    sms_ok: bool,
+    email_ok: bool,
+    letter_ok: bool = False,
+    call_ok: bool = False,
 ) -> Channel | None:
     """The first preferred channel the customer can receive (address known, not opted out)."""
-    usable = {"sms": sms_ok, "email": email_ok}
+    usable = {"sms": sms_ok, "email": email_ok, "letter": letter_ok, "call": call_ok}
     return next((c for c in preferences if usable[c]), None)
+
+
+def anchored_step(
+    steps: Sequence[CadenceStep],
+    days_since: int,
+    tier: TierName,
+    drafted: Collection[str],
+    *,
+    calls: bool,
+    anchor: str,
+    within_days: int,
+) -> CadenceStep | None:
+    """The step of an anchored track (``mid_term``, ``settled``) due ``days_since`` days
+    after its anchor: the latest one reached within ``within_days`` of its day, not yet
+    drafted for this anchor (a step missed by longer is not sent late)."""
+    ladder = sorted(
+        (s for s in track(steps, calls=calls, anchor=anchor) if not s.tiers or tier in s.tiers),
+        key=lambda s: s.day_for(tier),
+    )
+    reached = [s for s in ladder if 0 <= days_since - s.day_for(tier) < within_days]
+    if not reached or reached[-1].name in drafted:
+        return None
+    return reached[-1]
 
 
 def channel_preferences(step: CadenceStep, kind: Kind) -> tuple[Channel, ...]:

@@ -67,5 +67,7 @@ def legal_step_waiting(
     when no manager has decided; else None."""
     if legal_authorised or not in_collection:
         return None
-    reached = [s for s in steps if s.requires_legal and s.day_for(tier) <= days_overdue]
+    reached = [  # the final call before it (issue 14) is no legal step of its own
+        s for s in steps if s.requires_legal and not s.is_call and s.day_for(tier) <= days_overdue
+    ]
     return min(reached, key=lambda s: s.day_for(tier)) if reached else None

@@ -17,7 +17,18 @@ from typing import Any
 
 
 class NotifierError(Exception):
-    """Something a person asked for that cannot be done; ``str()`` says why."""
+    """Something a person asked for that cannot be done; ``str()`` says why (in English:
+    the CLI and the API's ``detail``). ``key`` and ``values``, when given, name the same
+    sentence in the message catalogue (notifier/words.py), which the pages show in the
+    reader's language (web/errors.py ``in_words``)."""
+
+    key: str | None = None
+
+    def __init__(self, *args: object, key: str | None = None, **values: object) -> None:
+        super().__init__(*args)
+        if key is not None:
+            self.key = key
+        self.values: dict[str, object] = values
 
     def detail(self) -> Any:
         return str(self)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 CENT = Decimal("0.01")
@@ -78,6 +79,12 @@ class Item:
 
     def settled_on(self) -> date | None:
         """The day the payments first covered the whole amount, if they have."""
+        return self._settled_on
+
+    @cached_property
+    def _settled_on(self) -> date | None:
+        # Worked out once per item: the planner asks it of every item on every change
+        # day it looks at (an item is immutable; ``replace`` makes a new one).
         paid = Decimal(0)
         for payment in sorted(self.payments, key=lambda p: p.paid_on):
             paid += payment.amount

@@ -7,12 +7,20 @@ Moves (the table :data:`TRANSITIONS` is the rule; this is its picture):
 
     pending_approval -> approved | rejected | cancelled | expired
     approved         -> approved (deferred to a later slot) | sending | rejected
-                        | cancelled | failed (no later slot)
+                        | cancelled | failed (no later slot) | sent (a letter posted)
     sending          -> sent | delivered | failed (a callback first, or refused for good)
                         | unknown (crash, lost answer) | approved (retry, never handed over)
-    sent             -> delivered | failed
+    sent             -> delivered | failed (a letter: delivered when its receipt is signed)
     unknown          -> sent | delivered | failed (a callback; never resent by itself)
-    rejected, delivered, failed, cancelled, expired: final
+    to_call          -> to_call (carried or retried at a later window) | called
+                        | cancelled | expired (offered in call_windows_max windows)
+    rejected, delivered, failed, cancelled, expired, called: final
+
+A call task (channel ``call``, issue 14) is made by a person, so it needs no reviewer:
+it is inserted ``to_call`` straight onto the owning collector's list, and the outcome the
+collector records closes it (``called``). No answer puts it at the next window; a call
+nobody made by the end of its window is carried to the next one (the planner), until it
+was offered in ``planning.call_windows_max`` windows: then it expires.
 
 A new draft starts ``pending_approval``, or ``approved`` when the policy approves it
 (``auto_approve_fallback``). The stored strings are the public names (CONTRACT.md).
@@ -38,6 +46,8 @@ class Status(StrEnum):
     UNKNOWN = "unknown"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    TO_CALL = "to_call"  # a call task on a collector's list (issue 14)
+    CALLED = "called"  # its outcome recorded
 
 
 S = Status
@@ -50,8 +60,9 @@ TRANSITIONS: Mapping[Status, frozenset[Status]] = {
     # approve, reject, cancel (paid, promised, superseded), expire (nobody approved it)
     S.PENDING_APPROVAL: frozenset({S.APPROVED, S.REJECTED, S.CANCELLED, S.EXPIRED}),
     # defer (to approved: a later slot), mark_sending (the claim), reject, cancel at the
-    # re-check, fail (no later slot within reach)
-    S.APPROVED: frozenset({S.APPROVED, S.SENDING, S.REJECTED, S.CANCELLED, S.FAILED}),
+    # re-check, fail (no later slot within reach), post (a letter is posted by hand:
+    # it never passes through `sending`, no provider is called)
+    S.APPROVED: frozenset({S.APPROVED, S.SENDING, S.REJECTED, S.CANCELLED, S.FAILED, S.SENT}),
     # record_sent; a callback that overtook it (delivered, failed); fail (refused for
     # good); mark_unknown (crash or lost answer); retry or never handed over (approved)
     S.SENDING: frozenset({S.SENT, S.DELIVERED, S.FAILED, S.UNKNOWN, S.APPROVED}),
@@ -59,6 +70,10 @@ TRANSITIONS: Mapping[Status, frozenset[Status]] = {
     S.SENT: frozenset({S.DELIVERED, S.FAILED}),
     # a callback tells what became of it; never resent by itself (at-most-once)
     S.UNKNOWN: frozenset({S.SENT, S.DELIVERED, S.FAILED}),
+    # a call: carried or retried at a later window (to_call), its outcome recorded
+    # (called), cancelled (paid, promised, superseded), expired (too many windows)
+    S.TO_CALL: frozenset({S.TO_CALL, S.CALLED, S.CANCELLED, S.EXPIRED}),
+    S.CALLED: frozenset(),
     S.REJECTED: frozenset(),
     S.DELIVERED: frozenset(),
     S.FAILED: frozenset(),
@@ -67,11 +82,11 @@ TRANSITIONS: Mapping[Status, frozenset[Status]] = {
 }
 
 # The statuses a new draft is inserted with.
-INITIAL = frozenset({S.PENDING_APPROVAL, S.APPROVED})
+INITIAL = frozenset({S.PENDING_APPROVAL, S.APPROVED, S.TO_CALL})
 # No move leads out of these.
 FINAL = frozenset(s for s, to in TRANSITIONS.items() if not to)
 # Not yet handed to a channel: what a change of the customer's standing cancels.
-LIVE = frozenset({S.PENDING_APPROVAL, S.APPROVED})
+LIVE = frozenset({S.PENDING_APPROVAL, S.APPROVED, S.TO_CALL})
 # Handed to the provider, or maybe (``unknown``): the customer may have heard it.
 HANDED_OVER = frozenset({S.SENDING, S.SENT, S.DELIVERED, S.UNKNOWN})
 # Occupying a place under the frequency caps (C2): planned, or gone out.
@@ -165,7 +180,7 @@ def move(name: str, target: Status, among: Iterable[Status] | None = None) -> Mo
 APPROVE = move("approve", S.APPROVED, among={S.PENDING_APPROVAL})
 REJECT = move("reject", S.REJECTED)
 CANCEL = move("cancel", S.CANCELLED)
-EXPIRE = move("expire", S.EXPIRED)
+EXPIRE = move("expire", S.EXPIRED, among={S.PENDING_APPROVAL})
 DEFER = move("defer", S.APPROVED, among={S.APPROVED})  # a later slot, still approved
 MARK_SENDING = move("mark_sending", S.SENDING)
 RECORD_SENT = move("record_sent", S.SENT, among={S.SENDING})
@@ -180,7 +195,17 @@ FAIL = move("fail", S.FAILED, among={S.APPROVED, S.SENDING})  # no slot left; re
 CALLBACK: Mapping[Status, Move] = {
     t: move("apply_callback", t, among=AWAITING_PROVIDER) for t in (S.SENT, S.DELIVERED, S.FAILED)
 }
+# A formal letter (channel `letter`): posted by a person (tracking number), delivered when
+# the signed receipt comes back.
+POST_LETTER = move("post_letter", S.SENT, among={S.APPROVED})
+RECEIVE_LETTER = move("receive_letter", S.DELIVERED, among={S.SENT})
+# Call tasks (issue 14): moved to a later window (carried, or after no answer), closed by
+# their outcome, expired after call_windows_max windows.
+RESLOT_CALL = move("reslot_call", S.TO_CALL, among={S.TO_CALL})
+CLOSE_CALL = move("close_call", S.CALLED)
+EXPIRE_CALL = move("expire_call", S.EXPIRED, among={S.TO_CALL})
 MOVES: tuple[Move, ...] = (
     APPROVE, REJECT, CANCEL, EXPIRE, DEFER, MARK_SENDING, RECORD_SENT, RETRY, MARK_UNKNOWN,
-    FAIL, *CALLBACK.values(),
+    FAIL, *CALLBACK.values(), POST_LETTER, RECEIVE_LETTER, RESLOT_CALL, CLOSE_CALL,
+    EXPIRE_CALL,
 )  # fmt: skip

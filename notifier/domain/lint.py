@@ -3,8 +3,10 @@
 - amounts and dates must be the real ones (those of the customer's items, totals,
   penalty, offer and the dates offered);
 - no threat of an action not decided: legal words only for legal-authorised customers;
-- no insults, no impersonating authorities, no third party named;
-- the SMS opt-out line stays (C3) and the SMS fits its segment limit;
+- no insults, no accusing or contemptuous wording ("你们到底什么时候付钱?", "why haven't
+  you paid"), no impersonating authorities, no third party named;
+- the SMS opt-out line stays (C3) and the SMS fits its segment limit; an e-mail keeps its
+  opt-out line with the unsubscribe link's mark;
 - subject lines stay neutral (C4).
 Words are the policy's (``[lint]`` in config/notifier.toml), so a team can extend them.
 """
@@ -32,6 +34,9 @@ class LintFacts:
     channel: str  # sms | email
     locale: str
     ignore: tuple[str, ...] = field(default=())  # ids, phone numbers: not amounts
+    # An e-mail keeps its visible opt-out line: the mark its unsubscribe link replaces
+    # when it is sent (C3; notifier.tracking). Set for the e-mails compose drafts.
+    opt_out_link: bool = False
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,9 @@ class LintProblem:
         return f"{self.rule}: {self.message}"
 
 
+# Where an e-mail's unsubscribe link goes until it is sent (render.context, tracking).
+UNSUBSCRIBE_MARK = "[unsubscribe-link]"
+
 # Characters a reader cannot see (zero-width spaces and joiners, soft hyphens, bidi
 # controls, the BOM): a reviewer could hide a forbidden word behind one ("起\u200b诉"),
 # and a customer's phone would show a message that is not the one approved.
@@ -50,6 +58,8 @@ _INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2
 # Spacing or a separator between two Chinese characters ("起 诉", "征-信") still reads as
 # one word to a person.
 _CJK_GAP = re.compile(r"(?<=[\u4e00-\u9fff])[\s\-_.*·•|/]+(?=[\u4e00-\u9fff])")
+# Curly apostrophes read as straight ones ("haven’t" is "haven't").
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'"})
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 # The lookahead changes no match (every match starts with one of these characters); it
 # lets the scan skip the other positions at once: about 2x faster on Chinese text.
@@ -107,7 +117,7 @@ _CJK_NAME_BEFORE = re.compile(
     r"(?:客户|公司|编号|单号|工号|账号|户号|房间?|室|楼|栋|号|店|门店|仓库?|组|部)$"
 )
 _MONEY_WORDS_ZH = ("金额", "共计", "合计", "总计", "总额", "欠款", "欠", "应付", "应还",
-                   "应缴", "余额", "未付", "尚欠", "付款", "支付", "还款", "罚息", "本金",
+                   "应缴", "余额", "未付", "尚欠", "付款", "支付", "还款", "罚息", "滞纳金", "本金",
                    "款项", "共", "计", "额", "费")  # fmt: skip
 _MONEY_WORDS_EN = frozenset({"amount", "total", "balance", "owed", "owe", "owing", "due",
                              "pay", "paid", "payment", "penalty", "outstanding", "sum", "fee",
@@ -142,6 +152,8 @@ def lint(
         problems += _words("legal_threat", read, policy.legal_words,
                            "legal action is not decided for this customer")  # fmt: skip
     problems += _words("insult", read, policy.insult_words, "insulting wording")
+    problems += _words("accusation", read, policy.accusation_words,
+                       "accusatory or contemptuous wording")  # fmt: skip
     problems += _words("impersonation", read, policy.impersonation_words,
                        "must not speak as or invoke an authority")  # fmt: skip
     problems += _words("third_party", read, policy.third_party_words,
@@ -167,6 +179,11 @@ def lint(
         if amount not in facts.amounts:
             problems.append(LintProblem("wrong_amount", f"{raw.strip()} matches no amount owed"))
 
+    if facts.channel == "email" and facts.opt_out_link and UNSUBSCRIBE_MARK not in body:
+        problems.append(LintProblem(
+            "unsubscribe_missing",
+            f"the e-mail must keep its opt-out line with the link mark {UNSUBSCRIBE_MARK}",
+        ))  # fmt: skip
     if facts.channel == "sms":
         line = policy.opt_out_lines.get(facts.locale)
         if line and line.lower() not in lowered:
@@ -186,7 +203,7 @@ def _as_read(text: str) -> str:
     ASCII text (most English messages) needs only the lower case."""
     if text.isascii():
         return text.lower()
-    folded = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
+    folded = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).translate(_QUOTES)
     return _CJK_GAP.sub("", folded).lower()
 
 

@@ -15,7 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Tone = Literal["friendly", "neutral", "firm", "formal"]
-Channel = Literal["sms", "email"]
+Channel = Literal["sms", "email", "letter", "call"]  # letter: printed, posted by hand;
+# call: a task on the owning collector's call list, made by a person (issue 14)
+Anchor = Literal["due", "mid_term", "settled"]
 Kind = Literal["business", "individual"]
 TierName = Literal["A", "B", "C"]
 StageName = Literal["pre_due", "m1", "m2", "m3", "legal"]
@@ -162,6 +164,14 @@ class QuietHoursPolicy(_Strict):
         return self.countries.get(country.upper(), self.default)
 
 
+class CallCap(_Strict):
+    """C2 for calls in one country: at most ``per_day`` a day and ``per_7_days`` in any 7
+    days (None: no such cap)."""
+
+    per_day: int | None = Field(None, ge=0)
+    per_7_days: int | None = Field(None, ge=0)
+
+
 class CapPolicy(_Strict):
     """C2: frequency caps per debtor and channel on rolling windows."""
 
@@ -169,6 +179,15 @@ class CapPolicy(_Strict):
     email_per_day: int = Field(1, ge=0)
     sms_per_7_days: int = Field(3, ge=0)
     email_per_7_days: int = Field(3, ge=0)
+    # Calls (issue 14), per country (ISO code; others: ``call_default``): China at most 3
+    # effective calls a day, the US 7 calls in 7 days (12 CFR 1006.14(b)(2)).
+    call_default: CallCap = Field(default_factory=lambda: CallCap(per_day=3, per_7_days=7))
+    calls: dict[str, CallCap] = Field(
+        default_factory=lambda: {"CN": CallCap(per_day=3), "US": CallCap(per_7_days=7)}
+    )
+
+    def calls_for(self, country: str) -> CallCap:
+        return self.calls.get(country.upper(), self.call_default)
 
 
 class CalendarPolicy(_Strict):
@@ -216,13 +235,30 @@ class CadenceStep(_Strict):
     template: str = ""  # defaults to the step's name
     tone: Tone | None = None  # None: the stage x tier matrix (D2)
     requires_legal: bool = False  # D19: only for customers flagged legal-authorised
+    # Issue 14: what `day` counts from: the oldest due date, the middle of the oldest open
+    # item's credit term (issued_on..due_on), or the day the customer settled (D24).
+    anchor: Anchor = "due"
+    tiers: tuple[TierName, ...] = ()  # only for these tiers (empty: every tier)
 
     @model_validator(mode="after")
     def _channels_for_both_kinds(self) -> CadenceStep:
         for kind in ("business", "individual"):
             if not self.channels.get(kind):
                 raise ValueError(f"step {self.name!r} has no channels for {kind} customers")
+        calls = {tuple(chans) == ("call",) for chans in self.channels.values()}
+        if len(calls) > 1 or any(
+            "call" in chans and len(chans) > 1 for chans in self.channels.values()
+        ):
+            raise ValueError(
+                f"step {self.name!r}: a call step lists `call` alone, for both kinds (a call "
+                "is a task for a person, not a message with a fallback)"
+            )
         return self
+
+    @property
+    def is_call(self) -> bool:
+        """A call task on the collector's list, not a message (issue 14)."""
+        return tuple(self.channels["business"]) == ("call",)
 
     @property
     def template_name(self) -> str:
@@ -255,6 +291,11 @@ class PlanningPolicy(_Strict):
     offer_waiver_percent: int = Field(50, ge=0, le=100)
     final_days: int = Field(5, ge=3, le=30)
     broken_promises_to_escalate: int = Field(2, ge=1)  # D21
+    vague_answers_to_escalate: int = Field(2, ge=1)  # D21: "正在走流程" without a date
+    # Issue 14: a call nobody made by the end of its window is carried to the next one;
+    # a task is offered in this many windows at most (no-answer retries count), then it
+    # expires.
+    call_windows_max: int = Field(3, ge=1, le=20)
     auto_approve_fallback: bool = False
 
 
@@ -300,6 +341,19 @@ class LintPolicy(_Strict):
     insult_words: tuple[str, ...] = (
         "老赖", "骗子", "无耻", "垃圾", "废物", "不要脸", "赖账",
         "deadbeat", "liar", "scum", "idiot", "stupid", "loser", "thief", "cheat",
+    )  # fmt: skip
+    # Accusing or talking down to the reader (D14; "你们到底什么时候付钱?" is what the
+    # articles forbid): asks for a date instead.
+    accusation_words: tuple[str, ...] = (
+        "到底什么时候", "到底还不还", "到底付不付", "到底还要拖", "什么时候才付", "什么时候才能付",
+        "为什么还不付", "为什么还没付", "为什么不付", "怎么还不付", "怎么还没付", "还不还钱",
+        "一拖再拖", "故意拖欠", "恶意拖欠", "拖着不付", "不讲信用", "没有诚信", "言而无信",
+        "耍赖", "赖着不还", "别想逃", "丢人", "可耻",
+        "why haven't you paid", "why have you not paid", "why didn't you pay",
+        "why did you not pay", "when are you going to pay", "when will you finally",
+        "you still haven't paid", "you still have not paid", "no more excuses", "no excuses",
+        "stop ignoring", "you ignored", "you have ignored", "refusing to pay",
+        "irresponsible", "dishonest", "shameful", "shame on you",
     )  # fmt: skip
     impersonation_words: tuple[str, ...] = (
         "公安", "警察", "检察院", "法官", "政府通知",
@@ -408,16 +462,108 @@ class WeeklyPolicy(_Strict):
         return value
 
 
+_GREETING_CHANNELS: dict[Kind, tuple[Channel, ...]] = {
+    "business": ("email", "sms"), "individual": ("sms", "email"),
+}  # fmt: skip
+
+
+class GreetingPolicy(_Strict):
+    """D24: holiday greetings to long-standing customers (``min_relationship_days`` since
+    their first invoice), drafted for approval ``days_before`` the holiday's first day by
+    ``calendar_country``'s official calendar; ``note_open``: a gentle line on what is
+    open, if anything."""
+
+    holidays: tuple[Literal["spring_festival", "mid_autumn"], ...] = (
+        "spring_festival", "mid_autumn",
+    )  # fmt: skip
+    calendar_country: str = "CN"
+    days_before: int = Field(3, ge=1, le=30)
+    min_relationship_days: int = Field(365, ge=0)
+    note_open: bool = True
+    channels: dict[Kind, tuple[Channel, ...]] = Field(default_factory=lambda: _GREETING_CHANNELS)
+
+
+class CreditorLines(_Strict):
+    """A country's own contact line and payment portal (either may be left to the default)."""
+
+    contact: str | None = None
+    payment_url: str | None = None
+
+
 class Creditor(_Strict):
-    """Who the messages come from, per locale."""
+    """Who the messages come from, per locale; the contact line (phone, e-mail) and the
+    payment portal per country of the customer (ISO code), else the defaults: a customer
+    abroad must not get a number only dialable in China or a portal of another country."""
 
     name: dict[str, str]
     contact: str
     # Where customers pay when an invoice carries no link of its own.
     payment_url: str = "https://pay.example.com/c/{customer_id}"
+    countries: dict[str, CreditorLines] = Field(default_factory=dict)
+    # The short name an SMS is signed with (【星辰供应链】), per locale; else the name.
+    signature: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("countries")
+    @classmethod
+    def _country_codes(cls, value: dict[str, CreditorLines]) -> dict[str, CreditorLines]:
+        bad = [c for c in value if len(c) != 2 or not c.isalpha() or not c.isupper()]
+        if bad:
+            raise ValueError(f"not ISO 3166 alpha-2 country codes: {', '.join(bad)}")
+        return value
 
     def name_for(self, locale: str) -> str:
         return self.name.get(locale) or next(iter(self.name.values()))
+
+    def signature_for(self, locale: str) -> str:
+        return self.signature.get(locale) or self.name_for(locale)
+
+    def contact_for(self, country: str) -> str:
+        lines = self.countries.get(country.upper())
+        return lines.contact if lines and lines.contact else self.contact
+
+    def payment_url_for(self, country: str) -> str:
+        lines = self.countries.get(country.upper())
+        return lines.payment_url if lines and lines.payment_url else self.payment_url
+
+
+class LetterPolicy(_Strict):
+    """Issue 15: formal letters (channel ``letter``), printed and posted by hand. The
+    deadline a letter gives is counted in working days of the customer's official
+    calendar from the letter's date, per cadence step (others: ``default_working_days``).
+    The letterhead: the creditor's name, ``address`` and contact; ``seal_image``: a PNG
+    of the company seal (公章) printed beside the signature (a path; relative paths are
+    read from the working directory), none: an empty seal box to stamp by hand."""
+
+    deadline_working_days: dict[str, int] = Field(
+        default_factory=lambda: {"formal_notice": 10, "lawyer_letter": 7, "final_notice": 5}
+    )
+    default_working_days: int = Field(7, ge=1, le=60)
+    address: dict[str, str] = Field(default_factory=dict)  # per locale
+    seal_image: str | None = None
+    carriers: tuple[str, ...] = ("EMS", "SF", "China Post", "UPS", "DHL", "FedEx")
+
+    @field_validator("deadline_working_days")
+    @classmethod
+    def _positive(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = sorted(step for step, n in value.items() if not 1 <= n <= 60)
+        if bad:
+            raise ValueError(f"working days must be 1 to 60 for: {', '.join(bad)}")
+        return value
+
+    def working_days_for(self, step: str) -> int:
+        return self.deadline_working_days.get(step, self.default_working_days)
+
+
+class LegalPolicy(_Strict):
+    """D19, issue 15: the legal route a manager decides after the lawyer's letter. After
+    ``lawsuit_after_days`` days without payment a "prepare lawsuit" task is due; the
+    payment order (支付令) is offered while the undisputed principal is below
+    ``payment_order_max`` (in ``payment_order_currency``)."""
+
+    lawyer_step: str = "lawyer_letter"
+    lawsuit_after_days: int = Field(7, ge=1, le=365)
+    payment_order_max: Decimal = Field(Decimal("50000"), gt=0)
+    payment_order_currency: str = Field("CNY", min_length=3, max_length=3)
 
 
 class RetentionPolicy(_Strict):
@@ -441,6 +587,30 @@ class RetentionPolicy(_Strict):
         return self.years.get(country, self.default_years)
 
 
+class VoicePolicy(_Strict):
+    """Issue 14: click-to-call through Twilio Voice (when the deployment turns it on, see
+    NOTIFIER_TWILIO__VOICE_ENABLED). A call is recorded only when ``record`` is on and the
+    customer's country is in ``record_countries`` (ISO codes). The US is not listed by
+    default: several states need every party's consent. A recorded call opens with an
+    announcement in the customer's language."""
+
+    record: bool = False
+    record_countries: tuple[str, ...] = ("CN", "GB")
+    ring_seconds: int = Field(30, ge=5, le=120)  # how long each phone rings
+    connect_minutes: int = Field(10, ge=1, le=60)  # the bridge's signed link lasts this long
+
+    @field_validator("record_countries")
+    @classmethod
+    def _iso_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [code for code in value if len(code) != 2 or not code.isalpha() or not code.isupper()]
+        if bad:
+            raise ValueError(f"not ISO 3166 alpha-2 country codes: {', '.join(bad)}")
+        return value
+
+    def records(self, country: str) -> bool:
+        return self.record and country.upper() in self.record_countries
+
+
 class Policy(_Strict):
     stages: StagePolicy = StagePolicy()
     penalty: PenaltyPolicy = PenaltyPolicy()
@@ -462,3 +632,7 @@ class Policy(_Strict):
     weekly: WeeklyPolicy = WeeklyPolicy()
     creditor: Creditor = Creditor(name={"zh-CN": "notifier", "en": "notifier"}, contact="")
     retention: RetentionPolicy = RetentionPolicy()
+    letters: LetterPolicy = LetterPolicy()
+    legal: LegalPolicy = LegalPolicy()
+    greetings: GreetingPolicy = GreetingPolicy()
+    voice: VoicePolicy = VoicePolicy()

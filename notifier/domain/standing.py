@@ -31,6 +31,18 @@ from notifier.domain.cadence import (
     due_step,
 )
 from notifier.domain.calendar import CalendarNotPublished, WorkCalendar
+from notifier.domain.calls import (
+    HOLIDAY_PREFIX,
+    SideTask,
+    after_payment_due,
+    call_due,
+    call_slot,
+    greeting_due,
+    greeting_step,
+    settled_cycle,
+    settled_day,
+    was_collected,
+)
 from notifier.domain.flags import Flags, flags
 from notifier.domain.items import Item, local_date
 from notifier.domain.policy import Channel, Kind, Policy, TierName, Tone
@@ -240,7 +252,76 @@ class Standing:
         return {
             "sms": bool(c.phone) and not c.sms_opt_out and not c.phone_invalid,
             "email": bool(c.email) and not c.email_opt_out,
+            # a formal letter needs a postal address (issue 15); facts without the field
+            # (a caller's own row type) have none
+            "letter": bool(getattr(c, "address", None)),
+            # a call (issue 14): a phone known and not stopped (wrong number, C6 21211)
+            "call": bool(c.phone) and not c.phone_invalid,
         }
+
+    # -- calls, after payment, greetings (issue 14, D24) ---------------------------------
+    @cached_property
+    def side_tasks(self) -> tuple[SideTask, ...]:
+        """What is due beside the overdue message, each in its own cycle and not drafted
+        there yet: the call of the cadence (paused by a promise like the messages, D21),
+        the after-payment steps a week after settling (D24), a holiday greeting (D24)."""
+        cadence = self.policy.cadence
+        steps = cadence.steps if cadence is not None else ()
+        drafted = self.reminders.drafted
+        kind: Kind = "business" if self.customer.kind == "business" else "individual"
+        tasks: list[SideTask] = []
+        if self.cycle is not None and not self.paused_by:
+            call = call_due(
+                steps, days_overdue=self.stage.days_overdue, oldest=self._oldest,
+                today=self.today, tier=self.tier.tier,
+                legal_authorised=self.customer.legal_authorised,
+                drafted=drafted.get(self.cycle, ()),
+                in_collection=self.stage.reminder_stage is not None,
+            )  # fmt: skip
+            if call is not None:
+                tasks.append(SideTask(call.name, call.template_name, self.cycle, ("call",),
+                                      call.tone, "call"))  # fmt: skip
+        settled = settled_day(self.items, self.today)
+        if settled is not None and was_collected(self.items, drafted):
+            cycle = settled_cycle(settled)
+            for calls in (False, True):
+                step = after_payment_due(steps, settled, self.today, self.tier.tier,
+                                         drafted.get(cycle, ()), calls=calls)  # fmt: skip
+                if step is not None:
+                    tasks.append(SideTask(step.name, step.template_name, cycle,
+                                          tuple(step.channels[kind]), step.tone,
+                                          "call" if calls else "after_payment"))  # fmt: skip
+        first = min((i.issued_on for i in self.items), default=None)
+        greetings = self.policy.greetings
+        holiday = greeting_due(self.today, first, greetings, ())
+        if holiday is not None:
+            cycle = f"{HOLIDAY_PREFIX}{holiday[1].isoformat()}"
+            step_name = greeting_step(holiday[0])
+            if step_name not in drafted.get(cycle, ()):
+                tasks.append(SideTask(step_name, step_name, cycle,
+                                      tuple(greetings.channels[kind]), "friendly",
+                                      "greeting"))  # fmt: skip
+        return tuple(tasks)
+
+    def side_channel(self, task: SideTask) -> Channel | None:
+        """The task's first channel the customer can receive."""
+        usable = self.usable
+        return next((c for c in task.channels if usable.get(c, False)), None)
+
+    def side_tone(self, task: SideTask) -> Tone:
+        if task.tone is not None:
+            return task.tone  # type: ignore[return-value]
+        return tone_for(self.stage.reminder_stage, self.tier.tier, self.policy.tone) or "friendly"
+
+    def call_slot(self, until: datetime | None = None) -> Slot | None:
+        """The first call window in [now, until) within quiet hours and the call caps, given
+        the customer's other calls planned or made (``reminders.taken["call"]``)."""
+        if self.calendar is None:
+            raise ValueError("the next slot needs the work calendar: pass calendar=")
+        end = until if until is not None else self.now + timedelta(days=SEARCH_DAYS)
+        taken = self.reminders.taken.get("call", ())
+        return call_slot(self.customer, self.now, end, policy=self.policy,
+                         calendar=self.calendar, taken=taken)  # fmt: skip
 
     @cached_property
     def channel(self) -> Channel | None:
@@ -251,7 +332,8 @@ class Standing:
         kind: Kind = "business" if self.customer.kind == "business" else "individual"
         usable = self.usable
         return choose_channel(channel_preferences(due.step, kind), sms_ok=usable["sms"],
-                              email_ok=usable["email"])  # fmt: skip
+                              email_ok=usable["email"],
+                              letter_ok=usable["letter"])  # fmt: skip
 
     def slot(
         self, channel: Channel, until: datetime | None = None, memo: SlotMemo | None = None

@@ -4,11 +4,13 @@ text, and the facts the linter checks it against (D7, D14, D15)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Protocol
+
+from jinja2 import TemplateError, TemplateNotFound
 
 from notifier.domain.cadence import offer_pay_by, pay_options
 from notifier.domain.calendar import WorkCalendar
@@ -16,6 +18,7 @@ from notifier.domain.lint import LintFacts, LintProblem, facts_amounts, lint
 from notifier.domain.policy import Channel, Policy
 from notifier.domain.position import Position
 from notifier.render import ItemLine, MessageContext, Renderer
+from notifier.render.renderer import FORMATTED, RenderError, TemplateMissing
 
 
 class Addressee(Protocol):
@@ -53,11 +56,12 @@ def working_day_test(customer: Addressee, calendar: WorkCalendar) -> Any:
 
 
 def payment_url(customer: Addressee, pos: Position, policy: Policy) -> str:
-    """The oldest open item's own payment link, else the creditor's portal for the customer."""
+    """The oldest open item's own payment link, else the creditor's portal for the
+    customer's country."""
     for open_item in pos.open_items:
         if open_item.item.payment_url:
             return open_item.item.payment_url
-    return policy.creditor.payment_url.format(customer_id=customer.id)
+    return policy.creditor.payment_url_for(customer.country).format(customer_id=customer.id)
 
 
 def message_context(
@@ -84,8 +88,10 @@ def message_context(
         step=step,
         customer_name=customer.name,
         customer_kind=customer.kind,
+        customer_title=customer_title(customer),
         creditor_name=policy.creditor.name_for(locale),
-        creditor_contact=policy.creditor.contact,
+        creditor_signature=policy.creditor.signature_for(locale),
+        creditor_contact=policy.creditor.contact_for(customer.country),
         items=tuple(
             ItemLine(
                 invoice_id=o.item.id,
@@ -99,7 +105,8 @@ def message_context(
             )
             for o in pos.open_items
         ),
-        currency=pos.currency or pos.open_items[0].item.currency,
+        # nothing open (a thank-you, a greeting, D24): the creditor's first currency
+        currency=pos.currency or (pos.open_items[0].item.currency if pos.open_items else "CNY"),
         total_outstanding=pos.total_outstanding,
         overdue_count=len(pos.overdue_items),
         total_overdue=pos.total_overdue,
@@ -115,7 +122,16 @@ def message_context(
         pre_due_days=policy.stages.pre_due_days,
         follows=follows,
         as_of=today,
+        country=customer.country,
     )
+
+
+def customer_title(customer: Addressee) -> str:
+    """``mr`` / ``ms`` for a person whose title is stored (issue 13), else "" (the messages
+    then greet plainly: 您好 / Hello). A business is addressed by its name alone. A caller's
+    customer without the attribute (a plain stand-in) has no title."""
+    title = getattr(customer, "title", None)
+    return title if customer.kind == "individual" and title in ("mr", "ms") else ""
 
 
 @lru_cache(maxsize=4096)
@@ -169,6 +185,7 @@ def lint_facts(
         channel=channel,
         locale=ctx.locale,
         ignore=tuple(sorted(set(ignore), key=len, reverse=True)),
+        opt_out_link=channel == "email",
     )
 
 
@@ -178,6 +195,7 @@ def facts_to_json(facts: LintFacts) -> dict[str, Any]:
         "dates": sorted(d.isoformat() for d in facts.dates),
         "ignore": list(facts.ignore),
         "locale": facts.locale,
+        **({"opt_out_link": True} if facts.opt_out_link else {}),
     }
 
 
@@ -189,6 +207,7 @@ def facts_from_json(data: dict[str, Any], channel: Channel, legal_authorised: bo
         channel=channel,
         locale=str(data.get("locale", "zh-CN")),
         ignore=tuple(data.get("ignore", ())),
+        opt_out_link=bool(data.get("opt_out_link", False)),
     )
 
 
@@ -198,11 +217,26 @@ def compose(
     renderer: Renderer,
     policy: Policy,
     facts: LintFacts | None = None,
+    *,
+    is_working_day: Callable[[date], bool] | None = None,
+    rates: dict[str, Decimal] | None = None,
 ) -> Composed:
     """The text of ``ctx`` on ``channel``, linted against ``facts`` (by default: what
-    ``ctx`` may state; a fallback SMS passes the facts of the e-mail it follows)."""
+    ``ctx`` may state; a fallback SMS passes the facts of the e-mail it follows). A letter
+    needs ``is_working_day`` (its deadline) and the items' contract ``rates``
+    (``letters.text.letter_inputs``)."""
     facts = facts or lint_facts(ctx, channel)
     max_segments = policy.planning.sms_max_segments
+    if channel == "letter":  # issue 15: printed and posted; the lint facts as an e-mail's
+        from notifier.letters.text import compose_letter  # letters/ builds on this module
+
+        if is_working_day is None:
+            raise ValueError("a letter's deadline needs the working-day test: is_working_day=")
+        title, body, letter, problems, facts = compose_letter(
+            ctx, renderer, policy, replace(facts, channel="email"), is_working_day, rates
+        )
+        stored = _stored(facts, ctx) | {"letter": letter}
+        return Composed(title, body, None, None, stored, problems)
     if channel == "sms":
         sms = renderer.sms(ctx)
         problems = lint(sms.body, facts, policy.lint, segments=sms.segments,
@@ -220,3 +254,31 @@ def _stored(facts: LintFacts, ctx: MessageContext) -> dict[str, Any]:
     if ctx.as_of is not None:
         data["as_of"] = ctx.as_of.isoformat()
     return data
+
+
+CALL_TEMPLATES = "call"  # templates/call/{locale}/{step}.txt.j2 (issue 14)
+
+
+def compose_call(ctx: MessageContext, renderer: Renderer, policy: Policy) -> Composed:
+    """A call task's talking points (issue 14), in the articles' order: the greeting, the
+    exact items, amounts, days and penalty, the offer, and a closing ask with two dates;
+    linted like a message (amounts and dates true, no legal words unless decided, D14)."""
+    name = f"{CALL_TEMPLATES}/{ctx.locale}/{ctx.step}.txt.j2"
+    try:
+        template = renderer.env.get_template(name)
+    except TemplateNotFound as exc:
+        raise TemplateMissing(
+            f"no call template for step {ctx.step!r} in locale {ctx.locale!r}: expected "
+            f"{renderer.templates_dir / name}"
+        ) from exc
+    values = ctx.template_vars()
+    values[FORMATTED] = {}
+    try:
+        text = template.render(values)
+    except TemplateError as exc:
+        raise RenderError(f"{name} (tone {ctx.tone!r}): {exc.message or exc}") from exc
+    lines = [line.strip() for line in text.splitlines()]
+    body = "\n".join(line for line in lines if line)
+    facts = lint_facts(ctx, "call")
+    problems = lint(body, facts, policy.lint)
+    return Composed(None, body, None, None, _stored(facts, ctx), problems)

@@ -5,6 +5,9 @@ summary and a manifest.
   ``instalments``: the records as stored (amounts in cents and as decimals);
 - ``messages``: every reminder with its text, address, status and times; ``edits``: every
   reviewer edit, before and after (D13);
+- ``letters``: every formal letter (issue 15) with its postal address, text, status, the
+  carrier and tracking number it was posted with and the day of its signed receipt;
+- ``legal_decisions``: each decision on the legal route (D19): who, when, what and why;
 - ``events``: the whole log of the customer with each event's seal (seq, prev_hash,
   payload digest, hash): sent (the text as sent), delivery and read events, approvals,
   rejections, promises, disputes, escalations, opt-outs, replies, the purge's records;
@@ -48,6 +51,7 @@ from notifier.store.models import (
     Event,
     Instalment,
     InstalmentPlan,
+    LetterPost,
     Payment,
     PaymentPromise,
     Receivable,
@@ -66,6 +70,8 @@ M = Reminder.__table__  # type: ignore[attr-defined]
 ED = ReminderEdit.__table__  # type: ignore[attr-defined]
 E = Event.__table__  # type: ignore[attr-defined]
 S = EventSeal.__table__  # type: ignore[attr-defined]
+LP = LetterPost.__table__  # type: ignore[attr-defined]
+LEGAL_DECISION = "legal_decision"  # services/legal.py's event (a service: not imported here)
 
 _NOT_EVIDENCE = {"claimed_by", "claimed_until"}  # a worker's lease, not what happened
 Records = dict[str, list[dict[str, Any]]]
@@ -80,8 +86,7 @@ def _invoices(cid: str) -> Select[Any]:
     return select(R.c.id).where(R.c.customer_id == cid)
 
 
-# What the file holds, by name: a query of the customer's rows, in a stable order. Letters
-# and calls (issue 15, later) add their tables here.
+# What the file holds, by name: a query of the customer's rows, in a stable order.
 SOURCES: dict[str, Callable[[str], Select[Any]]] = {
     "receivables": lambda cid: select(R).where(R.c.customer_id == cid).order_by(R.c.due_on, R.c.id),
     "payments": lambda cid: (
@@ -95,6 +100,16 @@ SOURCES: dict[str, Callable[[str], Select[Any]]] = {
         select(IN).join(IP, IP.c.id == IN.c.plan_id).where(IP.c.customer_id == cid)
         .order_by(IN.c.plan_id, IN.c.seq)),
     "messages": lambda cid: select(M).where(M.c.customer_id == cid).order_by(M.c.id),
+    "letters": lambda cid: (
+        select(M.c.id, M.c.step, M.c.status, M.c.address, M.c.subject, M.c.body,
+               M.c.created_at, M.c.decided_by, M.c.decided_at, M.c.sent_at, M.c.delivered_at,
+               LP.c.carrier, LP.c.tracking_no, LP.c.posted_by, LP.c.posted_at,
+               LP.c.received_on, LP.c.received_recorded_by, LP.c.received_recorded_at)
+        .outerjoin(LP, LP.c.reminder_id == M.c.id)
+        .where(M.c.customer_id == cid, M.c.channel == "letter").order_by(M.c.id)),
+    "legal_decisions": lambda cid: (
+        select(E.c.id, E.c.at, E.c.actor, E.c.data)
+        .where(E.c.customer_id == cid, E.c.kind == LEGAL_DECISION).order_by(E.c.at, E.c.id)),
     "edits": lambda cid: (
         select(ED).join(M, M.c.id == ED.c.reminder_id).where(M.c.customer_id == cid)
         .order_by(ED.c.id)),
@@ -216,6 +231,11 @@ def _summary(records: Records, verdict: Verdict, head: tuple[int, str], now: dat
                   for m in records["messages"]],
         payments=[(p["id"], p["invoice_id"], p["paid_on"], p["amount"], p["currency"])
                   for p in records["payments"]],
+        letters=[(m["id"], m["step"], m["status"], m.get("carrier") or "",
+                  m.get("tracking_no") or "", m.get("posted_at") or "",
+                  m.get("received_on") or "") for m in records["letters"]],
+        decisions=[(d["at"], d["actor"], (d["data"] or {}).get("decision", ""),
+                    (d["data"] or {}).get("reason", "")) for d in records["legal_decisions"]],
         verdict=verdict, head=head,
         files={name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
     )  # fmt: skip

@@ -8,7 +8,7 @@ built-in STSong-Light CID font (the viewer supplies the glyphs).
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -59,6 +59,8 @@ class Summary:
     verdict: Verdict
     head: tuple[int, str]
     files: dict[str, str]  # name -> SHA-256, the summary and manifest excepted
+    letters: list[tuple[Any, ...]] = field(default_factory=list)  # issue 15
+    decisions: list[tuple[Any, ...]] = field(default_factory=list)  # D19
 
     def manifest(self) -> dict[str, Any]:
         return {
@@ -129,6 +131,14 @@ def render_pdf(s: Summary) -> bytes:
         Paragraph(escape("消息 Messages"), head),
         table([["#", "起草 Drafted", "渠道 Channel", "步骤 Step", "状态 Status"]]
               + [[str(c) for c in m] for m in s.messages[:MAX_ROWS]]),
+        Paragraph(escape("函件 Letters"), head),
+        table([["#", "步骤 Step", "状态 Status", "承运 Carrier", "运单号 Tracking",
+                "寄出 Posted", "签收 Received"]]
+              + [[str(c) for c in row] for row in s.letters[:MAX_ROWS]]),
+        Paragraph(escape("法律程序决定 Legal decisions"), head),
+        table([["时间 At", "决定人 By", "决定 Decision", "理由 Reason"]]
+              + [[str(c) for c in row] for row in s.decisions[:MAX_ROWS]],
+              [38 * mm, 26 * mm, 28 * mm, 82 * mm]),
         Paragraph(escape("付款 Payments"), head),
         table([["#", "发票 Invoice", "日期 Day", "金额 Amount", "币种 Currency"]]
               + [[str(c) for c in row] for row in s.payments[:MAX_ROWS]]),

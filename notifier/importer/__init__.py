@@ -1,4 +1,6 @@
-"""CSV import of customers, receivables and payments (CONTRACT.md, "CSV import").
+"""Import of customers, receivables and payments (CONTRACT.md, "CSV import"): from CSV,
+from an ``.xlsx`` workbook (``xlsx.py``: the same headers and rules, cells read by their
+Excel types), and payments also from a bank statement export (``bank.py``).
 
 All or nothing: the whole file is decoded, parsed and checked against the database first,
 and :class:`ImportRejected` lists every problem before anything is written. Then rows are
@@ -7,8 +9,8 @@ upserted by id, set-based. The caller owns the transaction; nothing here commits
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -16,13 +18,17 @@ from typing import Any
 from sqlmodel import Session
 
 from notifier.domain.policy import LimitsPolicy
+from notifier.importer import bank
 from notifier.importer.problems import WHOLE_FILE, ImportRejected, Problem
 from notifier.importer.read import decode, map_header, records
 from notifier.importer.schemas import SCHEMAS, Cells, Schema
 from notifier.importer.write import missing_ids, upsert
+from notifier.importer.xlsx import NoSuchSheet, is_workbook, read_workbook
 from notifier.store.models import Event
 
-__all__ = ["ImportRejected", "ImportReport", "Problem", "import_file", "import_text"]
+__all__ = ["ImportRejected", "ImportReport", "NoSuchSheet", "Problem", "import_file",
+           "import_rows", "import_text"]  # fmt: skip
+Found = Sequence[tuple[int, list[str]]]  # (spreadsheet row number, stripped cells)
 
 Progress = Callable[[int, int], None]
 PROGRESS_EVERY = 2_000
@@ -38,6 +44,8 @@ class ImportReport:
     updated: int
     unchanged: int
     dry_run: bool
+    written: tuple[str, ...] = field(default=(), repr=False)  # ids inserted or updated
+    source: str = "csv"  # csv | xlsx | bank statement (csv) | bank statement (xlsx)
 
 
 def import_file(
@@ -49,11 +57,23 @@ def import_file(
     dry_run: bool = False,
     progress: Progress | None = None,
     limits: LimitsPolicy | None = None,
+    sheet: str | None = None,
 ) -> ImportReport:
-    """Import one CSV file of ``kind`` (customers | receivables | payments). Dates outside
-    ``limits`` (the policy's ``[limits]``; its defaults when not given) are refused."""
+    """Import one file of ``kind`` (customers | receivables | payments): a CSV file, or an
+    ``.xlsx`` workbook's ``sheet`` (default the first). Dates outside ``limits`` (the
+    policy's ``[limits]``; its defaults when not given) are refused."""
     path = Path(path)
-    text, encoding = decode(path.read_bytes())
+    raw = path.read_bytes()
+    if is_workbook(raw, path.suffix):
+        found, name = read_workbook(raw, sheet, path.name)
+        return import_rows(
+            session, kind, found, now=now, dry_run=dry_run, progress=progress,
+            encoding=f"xlsx, sheet {name}", file=path.name, limits=limits, source="xlsx",
+        )  # fmt: skip
+    if sheet is not None:
+        raise ImportRejected([Problem(1, WHOLE_FILE, f"is a CSV file, not a workbook: --sheet "
+                                      f"{sheet!r} applies to .xlsx files only")])  # fmt: skip
+    text, encoding = decode(raw)
     return import_text(
         session, kind, text, now=now, dry_run=dry_run, progress=progress,
         encoding=encoding, file=path.name, limits=limits,
@@ -73,6 +93,25 @@ def import_text(
     limits: LimitsPolicy | None = None,
 ) -> ImportReport:
     """Import CSV already decoded to text; ``encoding`` and ``file`` are for the record."""
+    return import_rows(session, kind, list(records(text)), now=now, dry_run=dry_run,
+                       progress=progress, encoding=encoding, file=file, limits=limits)  # fmt: skip
+
+
+def import_rows(
+    session: Session,
+    kind: str,
+    found: Found,
+    *,
+    now: datetime,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    encoding: str = "utf-8",
+    file: str = "<text>",
+    limits: LimitsPolicy | None = None,
+    source: str = "csv",
+) -> ImportReport:
+    """Import rows already split into cells (a CSV's records or a sheet's rows). Payments
+    whose header is a bank statement's are read as one (``bank.py``)."""
     schema = SCHEMAS.get(kind)
     if schema is None:
         raise ValueError(f"unknown import kind {kind!r}; expected one of {', '.join(SCHEMAS)}")
@@ -80,7 +119,13 @@ def import_text(
         raise ValueError("now must be timezone-aware")
     report = progress or (lambda done, total: None)
     bounds = limits if limits is not None else LimitsPolicy()
-    rows = _parse(session, schema, text, report, bounds, now.astimezone(UTC).date())
+    today = now.astimezone(UTC).date()
+    statement = bank.statement_header(found) if kind == "payments" else None
+    if statement is not None:
+        rows = _unique(bank.payments_of(session, found, statement, bounds, today), statement)
+        source = f"bank statement ({source})"
+    else:
+        rows = _parse(session, schema, found, report, bounds, today)
     total = len(rows)
     counts = upsert(
         session, schema.table, rows, now, dry_run=dry_run,
@@ -90,11 +135,29 @@ def import_text(
     result = ImportReport(
         kind=kind, file=file, rows=total, encoding=encoding, inserted=counts.inserted,
         updated=counts.updated, unchanged=counts.unchanged, dry_run=dry_run,
+        written=tuple(counts.written), source=source,
     )  # fmt: skip
     if not dry_run:
         session.add(Event(at=now, kind="import", data=_event_data(result)))
         session.flush()
     return result
+
+
+def _unique(rows: list[dict[str, Any]], statement: bank.Statement) -> list[dict[str, Any]]:
+    """A statement's serial number is one payment: twice in the file is a problem."""
+    seen: dict[str, int] = {}
+    problems = []
+    for index, row in enumerate(rows):
+        first = seen.setdefault(row["id"], index)
+        if first != index:
+            column = statement.written.get(statement.serial or 0, "payment_id")
+            again = f"duplicate serial number {row['id']!r} (already on row {rows[first]['_row']})"
+            problems.append(Problem(row["_row"], column, again))
+    if problems:
+        raise ImportRejected(problems)
+    for row in rows:
+        del row["_row"]
+    return rows
 
 
 def _event_data(report: ImportReport) -> dict[str, Any]:
@@ -106,14 +169,19 @@ def _event_data(report: ImportReport) -> dict[str, Any]:
         "updated": report.updated,
         "unchanged": report.unchanged,
         "encoding": report.encoding,
+        **({} if report.source == "csv" else {"source": report.source}),
     }
 
 
 def _parse(
-    session: Session, schema: Schema, text: str, report: Progress, limits: LimitsPolicy, today: date
+    session: Session,
+    schema: Schema,
+    found: Found,
+    report: Progress,
+    limits: LimitsPolicy,
+    today: date,
 ) -> list[dict[str, Any]]:
     """Every data row converted, or ImportRejected with every problem of the file."""
-    found = list(records(text))
     if not found:
         raise ImportRejected([Problem(1, WHOLE_FILE, "is empty; the first row must be a header")])
     header_row, header_cells = found[0]

@@ -185,6 +185,22 @@ def parse_kind(text: str) -> str:
     return kind
 
 
+_TITLES = {"mr": "mr", "mr.": "mr", "先生": "mr", "ms": "ms", "ms.": "ms", "mrs": "ms"}
+_TITLES |= {"mrs.": "ms", "miss": "ms", "女士": "ms"}
+
+
+def parse_title(text: str) -> str:
+    """How a person is addressed (issue 13): ``mr`` (先生, Mr, Mr.) or ``ms`` (女士, Ms, Ms.,
+    Mrs, Miss), any case."""
+    title = _TITLES.get(text.strip().lower())
+    if title is None:
+        raise FieldError(
+            f"{text.strip()!r} is not a title; write mr (先生, Mr) or ms (女士, Ms, Mrs, Miss),"
+            " or leave it empty"
+        )
+    return title
+
+
 def parse_tier(text: str) -> str:
     tier = text.strip().upper()
     if tier not in {"A", "B", "C"}:

@@ -30,6 +30,7 @@ from notifier.importer.parse import (
     parse_rate,
     parse_text,
     parse_tier,
+    parse_title,
     parse_url,
     parse_zone,
 )
@@ -163,6 +164,13 @@ def convert_customer(c: Cells) -> dict[str, Any]:
         row["phone"] = c.get("phone", lambda t: parse_phone(t, country)) if country else None
     if c.has("email"):
         row["email"] = c.get("email", parse_email)
+    if c.has("address"):  # postal, for formal letters (issue 15)
+        row["address"] = c.get("address", _text(500))
+    if c.has("title"):  # 先生 / 女士: how a person is greeted (issue 13)
+        row["title"] = c.get("title", parse_title)
+        if row["title"] is not None and row["kind"] == "business":
+            c.problem("title", "is for a person only; a business is addressed by its name")
+            row["title"] = None
     if c.has("timezone"):
         row["timezone"] = c.get("timezone", parse_zone) or "Asia/Shanghai"
     if c.has("locale"):
@@ -217,6 +225,8 @@ CUSTOMERS = Schema(
         Column("kind", "类型", required=True),
         Column("phone", "手机"),
         Column("email", "邮箱"),
+        Column("address", "地址"),
+        Column("title", "称谓"),
         Column("timezone", "时区"),
         Column("locale", "语言"),
         Column("country", "国家"),

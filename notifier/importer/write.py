@@ -8,7 +8,7 @@ not written at all, so a re-import leaves ``updated_at`` alone.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -26,6 +26,7 @@ class Counts:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    written: list[str] = field(default_factory=list)  # ids inserted or updated
 
 
 def table_named(name: str) -> Table:
@@ -104,6 +105,7 @@ def upsert(
                 counts.unchanged += 1
         counts.inserted += len(inserts)
         counts.updated += len(updates)
+        counts.written += [r["id"] for r in inserts] + [r["b_id"] for r in updates]
         if not dry_run:
             if inserts:
                 session.execute(insert(table), inserts)

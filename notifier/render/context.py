@@ -8,6 +8,7 @@ after rounding to the cent, as the ``money`` filter rounds them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
@@ -15,10 +16,18 @@ from functools import cached_property
 from typing import Any
 
 from notifier.domain.due_dates import DueOnDate, due_on_dates
+from notifier.domain.lint import UNSUBSCRIBE_MARK
 
 # Seed 003: three instalments, the first one 30 % of the total, the other two equal.
 INSTALMENT_FIRST_SHARE = Decimal("0.30")
 TONES = ("friendly", "neutral", "firm", "formal")
+# An e-mail's unsubscribe link (UNSUBSCRIBE_MARK) names the reminder, which exists only
+# once the draft is stored, so the text keeps the mark and delivery puts the link in
+# (notifier.tracking.track_email). Not a URL: nothing tracks or rewrites it before.
+# A plan's instalments are items "PLAN{plan}/{seq}" (store.queries, domain.instalments).
+_INSTALMENT_ID = re.compile(r"^(?P<plan>PLAN\d+)/(?P<seq>\d+)$")
+# Dates read as the customer's country writes them: en-GB for GB (4 December 2026).
+_COUNTRY_LOCALES = {("en", "GB"): "en-GB"}
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,33 @@ class MessageContext:
     # rule the SMS repeats; "" when unknown (the SMS then asks for the dates offered).
     follows: str = ""
     as_of: date | None = None  # the customer's day the facts are computed for
+    country: str = ""  # ISO 3166 alpha-2; with the locale it decides how dates read
+    # 先生 / 女士 (Mr / Ms) when known: a person is addressed by name and title, else
+    # with a plain greeting (您好 / Hello), never by the bare name.
+    customer_title: str = ""
+    unsubscribe_url: str = UNSUBSCRIBE_MARK
+    creditor_signature: str = ""  # the short name an SMS is signed with; "" = the name
+
+    @property
+    def format_locale(self) -> str:
+        """The locale amounts and dates are formatted in: the language, refined by the
+        customer's country where it writes them otherwise (en + GB: en-GB)."""
+        return _COUNTRY_LOCALES.get((self.locale, self.country.upper()), self.locale)
+
+    @cached_property
+    def instalments(self) -> dict[str, tuple[int, int]]:
+        """A plan's instalment items by id: (its number, how many the plan has). Payments
+        settle a plan's instalments oldest first, so its last one is open as long as any
+        is, and the highest open number is the plan's count."""
+        found: dict[str, tuple[str, int]] = {}
+        for item in self.items:
+            match = _INSTALMENT_ID.match(item.invoice_id)
+            if match is not None:
+                found[item.invoice_id] = (match["plan"], int(match["seq"]))
+        counts: dict[str, int] = {}
+        for plan, seq in found.values():
+            counts[plan] = max(counts.get(plan, 0), seq)
+        return {key: (seq, counts[plan]) for key, (plan, seq) in found.items()}
 
     @property
     def is_business(self) -> bool:
@@ -144,5 +180,5 @@ class MessageContext:
 DERIVED = (
     "is_business", "open_count", "overdue_items", "next_due", "due_dates", "due_soon_total",
     "waived_penalty", "penalty_after_waiver", "total_with_penalty", "overdue_with_penalty",
-    "instalment_first", "instalment_rest",
+    "instalment_first", "instalment_rest", "instalments", "format_locale",
 )  # fmt: skip

@@ -8,7 +8,10 @@ locale       money (CNY)             date                daily rate
 ===========  ======================  ==================  ==============
 ``zh-CN``    ``¥86,000.00``          ``2026年3月2日``     ``0.05%``
 ``en``       ``CN¥86,000.00``        ``March 2, 2026``   ``0.05%``
+``en-GB``    ``CN¥86,000.00``        ``2 March 2026``    ``0.05%``
 ===========  ======================  ==================  ==============
+
+``en-GB`` is English for a customer in the United Kingdom (``MessageContext.format_locale``).
 
 Other currencies get Babel's symbol for the locale (``US$``/``$``, ``€``, ``HK$`` ...).
 """
@@ -111,8 +114,10 @@ def format_day(day: date, locale: str) -> str:
 @lru_cache(maxsize=4096)
 def format_day_short(day: date, locale: str) -> str:
     """Without the year (``3月11日``, ``March 11``): only right after a full date of the
-    same year, where the reader and the linter take the year from that one."""
-    pattern = "M月d日" if babel_locale(locale).startswith("zh") else "MMMM d"
+    same year, where the reader and the linter take the year from that one (``11 March`` in
+    en-GB)."""
+    name = babel_locale(locale)
+    pattern = "M月d日" if name.startswith("zh") else "d MMMM" if name == "en_GB" else "MMMM d"
     return str(format_date(day, format=pattern, locale=_parsed(locale)))
 
 

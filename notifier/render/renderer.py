@@ -114,7 +114,12 @@ class Renderer:
             cache_size=-1,  # every template stays compiled: a directory holds a few dozen
         )
         self.env.filters.update(
-            money=_money, day=_day, day_short=_day_short, rate=_rate, paragraphs=_paragraphs
+            money=_money,
+            day=_day,
+            day_short=_day_short,
+            rate=_rate,
+            paragraphs=_paragraphs,
+            upfirst=_upfirst,
         )
         self.env.tests["http_url"] = _is_http_url
         self._compiled: dict[str, Template] = {}  # by name, when auto_reload is off
@@ -232,23 +237,23 @@ def _money(context: Context, amount: Decimal, currency: str | None = None) -> st
     key = (amount, currency)
     text = memo.get(key)
     if text is None:
-        text = memo[key] = format_money(amount, currency, context["locale"])
+        text = memo[key] = format_money(amount, currency, context["format_locale"])
     return text
 
 
 @pass_context
 def _day(context: Context, day: date) -> str:
-    return format_day(day, context["locale"])
+    return format_day(day, context["format_locale"])
 
 
 @pass_context
 def _day_short(context: Context, day: date) -> str:
-    return format_day_short(day, context["locale"])
+    return format_day_short(day, context["format_locale"])
 
 
 @pass_context
 def _rate(context: Context, rate: Decimal) -> str:
-    return format_rate(rate, context["locale"])
+    return format_rate(rate, context["format_locale"])
 
 
 def _paragraphs(text: str) -> list[Markup]:
@@ -257,6 +262,12 @@ def _paragraphs(text: str) -> list[Markup]:
     html = str(escape(text))
     paras = [p.strip() for p in re.split(r"\n\s*\n", html) if p.strip()]
     return [Markup("<br>\n".join(line.strip() for line in p.splitlines())) for p in paras]
+
+
+def _upfirst(text: str) -> str:
+    """The first letter in upper case, the rest as it is (``capitalize`` lowers the rest):
+    a sentence fragment that starts a sentence."""
+    return text[:1].upper() + text[1:]
 
 
 def _is_http_url(value: object) -> bool:

@@ -31,6 +31,7 @@ from notifier.domain.standing import EarlierReminders, PromiseFact, Standing, st
 from notifier.domain.tiers import TierDecision
 from notifier.drafting.slotting import COUNTED
 from notifier.services.escalation import Escalated, escalation_of
+from notifier.services.legal import Route, route_lines, route_of
 from notifier.store.models import Customer, PaymentPromise, Reminder
 from notifier.store.queries import items_for, portfolio_outstanding
 
@@ -46,6 +47,7 @@ class Explanation:
     at: datetime
     standing: Standing
     handover: Escalated | None = None  # D4: who had the customer, who has it, who decided
+    legal_route: Route | None = None  # D19: the route after the lawyer's letter (issue 15)
 
     @property
     def stage(self) -> StageResult:
@@ -107,13 +109,30 @@ class Explanation:
     def channels(self) -> dict[str, str]:
         return _channels(self.customer)
 
+    @property
+    def letter_skipped(self) -> str | None:
+        """Issue 15: the due step would go by letter but the customer has no postal
+        address: said, with the channel taken instead."""
+        st = self.standing
+        due = st.due
+        if due is None or st.usable.get("letter"):
+            return None
+        prefs = due.step.channels["business" if self.customer.kind == "business" else "individual"]
+        if "letter" not in prefs:
+            return None
+        if st.channel is not None and prefs.index(st.channel) < prefs.index("letter"):
+            return None
+        instead = f"{st.channel} instead" if st.channel else "the step is skipped"
+        return f"letter skipped: no postal address (地址); {instead}"
+
 
 def _channels(c: Customer) -> dict[str, str]:
     sms = "no phone" if not c.phone else "opted out" if c.sms_opt_out else (
         "invalid number" if c.phone_invalid else "available"
     )  # fmt: skip
     email = "no address" if not c.email else "opted out" if c.email_opt_out else "available"
-    return {"sms": sms, "email": email}
+    letter = "available" if c.address else "no postal address"  # issue 15
+    return {"sms": sms, "email": email, "letter": letter}
 
 
 def promise_facts(session: Session, customer_id: str) -> list[PromiseFact]:
@@ -170,7 +189,10 @@ def explain(
     st = standing_for(session, customer, at, policy, calendar)
     st.tier, st.flags, st.next_slots  # noqa: B018  (worked out while the session is open)
     handover = escalation_of(session, customer)
-    return Explanation(customer=customer, at=at, standing=st, handover=handover)
+    owed = {cur: t.outstanding for cur, t in sorted(st.totals.items()) if t.outstanding > 0}
+    route = route_of(session, customer, at, policy, owed)
+    return Explanation(customer=customer, at=at, standing=st, handover=handover,
+                       legal_route=route)  # fmt: skip
 
 
 def _handover(h: Escalated | None) -> dict[str, str | None]:
@@ -277,6 +299,8 @@ def as_dict(e: Explanation) -> dict[str, Any]:
         "blacklisted": e.flags.blacklisted,
         "suspend_new_orders": e.flags.suspend_new_orders,
         "flag_reasons": list(e.flags.reasons),
+        "letter_skipped": e.letter_skipped,
+        "legal_route": e.legal_route.as_dict() if e.legal_route is not None else None,
     }
 
 
@@ -334,6 +358,12 @@ def print_explanation(console: Console, e: Explanation) -> None:
         console.print(f"due step: {due.step.name} by {st.channel or 'no usable channel'}{firmer}")
     else:
         console.print(f"due step: - ({st.paused_by or 'nothing due, or drafted already'})")
+    if e.letter_skipped:
+        console.print(f"[yellow]{e.letter_skipped}[/yellow]")
+    if e.legal_route is not None and (e.legal_route.authorised or e.legal_route.decisions
+                                      or e.legal_route.letter_sent_at):  # fmt: skip
+        for line in route_lines(e.legal_route):  # the same lines as `legal-route`
+            console.print("legal route: " + line.strip(), markup=False, highlight=False)
     for p in st.promises.open:
         amount = f" ({p.amount:,.2f})" if p.amount is not None else ""
         console.print(f"open promise: pay by {p.promised_on.isoformat()}{amount}")

@@ -30,6 +30,7 @@ from notifier.domain.policy import CadenceStep, Policy
 from notifier.domain.standing import standing_of
 from notifier.reports.collectors import CollectorRow, FollowUp, Promise, collectors
 from notifier.reports.dso import WeekPoint, week_points
+from notifier.services.legal import Route, open_tasks
 from notifier.store.models import Customer, Reminder
 from notifier.store.queries import items_for, iter_customers, portfolio_outstanding
 
@@ -105,6 +106,7 @@ class CollectorHome:
     disputes: list[FollowUp]
     follow_ups: list[FollowUp]
     row: CollectorRow | None
+    calls_to_make: int = 0  # call tasks on the collector's list (issue 14, /calls)
 
 
 def _with(follow_ups: Sequence[FollowUp], kind: str) -> list[FollowUp]:
@@ -121,8 +123,20 @@ def collector_home(session: Session, collector: str, now: datetime, zone: str) -
         collector=collector, day=day,
         promises_today=[p for p in (row.promises if row else []) if p.promised_on == day],
         broken=_with(follow, "broken_promise"), disputes=_with(follow, "dispute"),
-        follow_ups=list(follow), row=row,
+        follow_ups=list(follow), row=row, calls_to_make=_calls_to_make(session, collector, now),
     )  # fmt: skip
+
+
+def _calls_to_make(session: Session, collector: str, now: datetime) -> int:
+    """The collector's calls still to make whose window starts within a day (issue 14)."""
+    found = session.scalar(
+        select(func.count()).select_from(Reminder)
+        .join(Customer, col(Customer.id) == col(Reminder.customer_id))
+        .where(col(Reminder.channel) == "call", col(Reminder.status) == "to_call",
+               col(Customer.collector) == collector,
+               col(Reminder.slot_start) < now + timedelta(days=1))
+    )  # fmt: skip
+    return int(found or 0)
 
 
 @dataclass(frozen=True)
@@ -143,6 +157,8 @@ class ManagerHome:
     last_week: dict[str, Decimal]
     week: tuple[date, date, date]  # this week's Monday, last week's Monday and Sunday
     points: list[WeekPoint] = field(default_factory=list)
+    # D19, issue 15: "prepare lawsuit" tasks after the lawyer's letter (services/legal.py)
+    lawsuit_tasks: list[Route] = field(default_factory=list)
 
 
 def _collected(rows: Sequence[CollectorRow]) -> dict[str, Decimal]:
@@ -207,4 +223,5 @@ def manager_home(
         this_week=_collected(rows), last_week=_collected(before),
         week=(monday, last_monday, last_sunday),
         points=week_points(session, day, policy, zone, weeks),
+        lawsuit_tasks=open_tasks(session, now, policy, LIST_LIMIT),
     )  # fmt: skip

@@ -36,7 +36,8 @@ class NotAllowed(Forbidden, PermissionError):
 def customer_of(session: Session, customer_id: str, *, lock: bool = False) -> Customer:
     customer = session.get(Customer, customer_id, with_for_update=lock, populate_existing=lock)
     if customer is None:
-        raise UnknownRecord(f"no customer with id {customer_id!r}")
+        raise UnknownRecord(f"no customer with id {customer_id!r}", key="err_no_customer",
+                            id=customer_id)  # fmt: skip
     return customer
 
 
@@ -45,13 +46,17 @@ def amount_cents(amount: Decimal | None, what: str) -> int | None:
     if amount is None:
         return None
     if not amount.is_finite():
-        raise CustomerError(f"the {what} amount {amount} is not a number")
+        raise CustomerError(f"the {what} amount {amount} is not a number",
+                            key="err_amount_not_number", what=what, amount=amount)  # fmt: skip
     if amount <= 0:
-        raise CustomerError(f"the {what} amount must be more than 0, not {amount}")
+        raise CustomerError(f"the {what} amount must be more than 0, not {amount}",
+                            key="err_amount_not_positive", what=what, amount=amount)  # fmt: skip
     if amount > MAX_AMOUNT:
-        raise CustomerError(f"the {what} amount {amount} is too large")
+        raise CustomerError(f"the {what} amount {amount} is too large",
+                            key="err_amount_too_large", what=what, amount=amount)  # fmt: skip
     if amount != amount.quantize(Decimal("0.01")):
-        raise CustomerError(f"the {what} amount {amount} has more than two decimals")
+        raise CustomerError(f"the {what} amount {amount} has more than two decimals",
+                            key="err_amount_decimals", what=what, amount=amount)  # fmt: skip
     return money_to_cents(amount)
 
 
@@ -59,9 +64,10 @@ def bounded_text(value: str | None, what: str, required: bool = False) -> str | 
     """``value`` stripped, at most MAX_TEXT characters; None when empty (unless required)."""
     text = (value or "").strip()
     if required and not text:
-        raise CustomerError(f"the {what} is required")
+        raise CustomerError(f"the {what} is required", key="err_text_required", what=what)
     if len(text) > MAX_TEXT:
-        raise CustomerError(f"the {what} is longer than {MAX_TEXT} characters")
+        raise CustomerError(f"the {what} is longer than {MAX_TEXT} characters",
+                            key="err_text_too_long", what=what, n=MAX_TEXT)  # fmt: skip
     return text or None
 
 

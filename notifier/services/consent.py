@@ -75,3 +75,15 @@ def record_opt_out(
         kind = "opted_out" if active else "opted_in"
         data = {"channel": channel}
         session.add(Event(at=now, kind=kind, customer_id=customer.id, actor=source, data=data))
+
+
+def stop_phone(session: Session, customer: Customer, why: str, actor: str, now: datetime) -> None:
+    """The customer's phone number is not to be used any more (a wrong number on a call,
+    issue 14; like provider error 21211, C6): no call and no SMS goes to it until the
+    number is replaced by an import."""
+    if customer.phone_invalid:
+        return
+    customer.phone_invalid = True
+    customer.updated_at = now
+    session.add(Event(at=now, kind="phone_stopped", customer_id=customer.id, actor=actor,
+                      data={"reason": why}))  # fmt: skip

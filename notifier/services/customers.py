@@ -45,7 +45,7 @@ __all__ = ["MAX_TEXT", "CustomerError", "NotAllowed", "LEGAL_DECIDERS", "Timelin
 LEGAL_DECIDERS = frozenset({"manager", "admin"})
 TIMELINE_LIMIT = 500
 # Event kinds whose facts a table row carries in full: the timeline shows the row instead.
-FOLDED_EVENTS = ("promise_recorded", "dispute_opened", "edited")
+FOLDED_EVENTS = ("promise_recorded", "dispute_opened", "edited", "payment_recorded")
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from notifier.domain.policy import DeliveryPolicy
 from notifier.domain.reads import is_machine_open
 from notifier.services.consent import record_opt_out
 from notifier.store.models import Event, Reminder, TrackingHit
+from notifier.tracking import first_link
 
 
 class UnknownMessage(NotFound):
@@ -86,6 +87,13 @@ def record_click(
     if count_hit(session, "click", token, reminder_id, now) == 1:
         session.add(Event(at=now, kind="clicked", customer_id=r.customer_id, actor="recipient",
                           data={"reminder_id": r.id, "target": target}))  # fmt: skip
+
+
+def sms_link(session: Session, reminder_id: int) -> str | None:
+    """Where an SMS's short tracked link goes: the link the stored SMS itself holds
+    (its token carries no target, notifier.tracking)."""
+    r = session.get(Reminder, reminder_id)
+    return first_link(r.body) if r is not None and r.channel == "sms" else None
 
 
 def unsubscribe(session: Session, reminder_id: int, now: datetime) -> None:

@@ -41,7 +41,7 @@ class ReviewError(Conflict):
 
 class DraftNotFound(NotFound, ReviewError):
     def __init__(self, reminder_id: int) -> None:
-        super().__init__(f"no draft with id {reminder_id}")
+        super().__init__(f"no draft with id {reminder_id}", key="err_no_draft", id=reminder_id)
 
 
 class NotADecider(Forbidden, ReviewError):
@@ -64,7 +64,9 @@ class LintRefused(Refused, ReviewError):
     def __init__(self, reminder_id: int, problems: Sequence[LintProblem | str]) -> None:
         self.problems = [str(p) for p in problems]
         super().__init__(
-            f"draft {reminder_id} breaks the content rules: " + "; ".join(self.problems)
+            f"draft {reminder_id} breaks the content rules: " + "; ".join(self.problems),
+            key="err_lint_refused",
+            id=reminder_id,
         )
 
     def detail(self) -> dict[str, Any]:
@@ -91,6 +93,8 @@ def list_drafts(session: Session, f: DraftFilter) -> list[Reminder]:
         query = query.where(col(Reminder.status) == f.status)
     if f.channel:
         query = query.where(col(Reminder.channel) == f.channel)
+    else:  # call tasks are the collectors' list (`notifier calls`), asked for by channel
+        query = query.where(col(Reminder.channel) != "call")
     if f.stage:
         query = query.where(col(Reminder.stage) == f.stage)
     if f.tier:
@@ -186,7 +190,8 @@ def approve(
     reminders = [_get(session, i) for i in ids]
     for r in reminders:
         if r.status not in lifecycle.APPROVE.sources:
-            raise ReviewError(f"draft {r.id} is {r.status}, only pending drafts can be approved")
+            raise ReviewError(f"draft {r.id} is {r.status}, only pending drafts can be approved",
+                              key="err_approve_not_pending", id=r.id, status=r.status)  # fmt: skip
         if r.lint:
             raise LintRefused(r.id or 0, r.lint)
     for r in reminders:
@@ -218,10 +223,14 @@ def _reslot_if_passed(
     try:
         slot = reslot(session, r, now, policy, calendar)
     except CalendarNotPublished as exc:
-        raise ReviewError(f"draft {r.id}: its slot has passed and {exc}") from exc
+        raise ReviewError(f"draft {r.id}: its slot has passed and {exc}",
+                          key="err_slot_passed", id=r.id) from exc  # fmt: skip
     if slot is None:
         raise ReviewError(
-            f"draft {r.id}: its slot has passed and no slot within {RESLOT_DAYS} days fits"
+            f"draft {r.id}: its slot has passed and no slot within {RESLOT_DAYS} days fits",
+            key="err_no_slot",
+            id=r.id,
+            days=RESLOT_DAYS,
         )
     return slot.start.isoformat()
 
@@ -231,10 +240,11 @@ def reject(
 ) -> Reminder:
     check_decider(session, reviewer)
     if not reason.strip():
-        raise InvalidText("a rejection needs a reason")
+        raise InvalidText("a rejection needs a reason", key="err_reject_reason")
     r = _get(session, reminder_id)
     if r.status not in lifecycle.REJECT.sources:
-        raise ReviewError(f"draft {r.id} is {r.status} and can no longer be rejected")
+        raise ReviewError(f"draft {r.id} is {r.status} and can no longer be rejected",
+                          key="err_reject_not_pending", id=r.id, status=r.status)  # fmt: skip
     store.reject(session, r, reviewer, reason.strip(), now)
     return r
 
@@ -261,9 +271,11 @@ def _check_subject(subject: str) -> None:
     """One line, no control characters: a line break in a subject would start a header of
     its own (a Bcc: the reviewer typed) in the e-mail as sent."""
     if any(unicodedata.category(c) == "Cc" for c in subject):
-        raise InvalidText("the subject must be one line, without line breaks or control characters")
+        raise InvalidText("the subject must be one line, without line breaks or control characters",
+                          key="err_subject_one_line")  # fmt: skip
     if not subject.strip() or len(subject) > SUBJECT_MAX:
-        raise InvalidText(f"the subject must have 1 to {SUBJECT_MAX} characters")
+        raise InvalidText(f"the subject must have 1 to {SUBJECT_MAX} characters",
+                          key="err_subject_length", n=SUBJECT_MAX)  # fmt: skip
 
 
 def edit(
@@ -281,12 +293,14 @@ def edit(
     check_decider(session, reviewer)
     r = _get(session, reminder_id)
     if r.status != Status.PENDING_APPROVAL:
-        raise ReviewError(f"draft {r.id} is {r.status}; only pending drafts can be edited")
+        raise ReviewError(f"draft {r.id} is {r.status}; only pending drafts can be edited",
+                          key="err_edit_not_pending", id=r.id, status=r.status)  # fmt: skip
     if expected_version is not None and expected_version != r.version:
-        raise ReviewError(f"draft {r.id} changed meanwhile (version {r.version}); reload it")
+        raise ReviewError(f"draft {r.id} changed meanwhile (version {r.version}); reload it",
+                          key="err_changed_meanwhile", id=r.id)  # fmt: skip
     body = body.strip("\n")
     if not body.strip():
-        raise InvalidText("the body cannot be empty")
+        raise InvalidText("the body cannot be empty", key="err_body_empty")
     new_subject = subject if subject is not None else r.subject
     if r.channel == "sms":
         new_subject = None

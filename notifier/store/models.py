@@ -36,6 +36,8 @@ class Customer(SQLModel, table=True):
     kind: str = Field(max_length=16)  # business | individual
     phone: str | None = Field(default=None, max_length=20)  # E.164
     email: str | None = Field(default=None, max_length=254)
+    address: str | None = Field(default=None, max_length=500)  # postal (地址): letters
+    title: str | None = Field(default=None, max_length=2)  # mr | ms (individuals), else None
     timezone: str = Field(default="Asia/Shanghai", max_length=64)
     locale: str = Field(default="zh-CN", max_length=8)  # zh-CN | en
     country: str = Field(default="CN", max_length=2)
@@ -144,6 +146,9 @@ class InstalmentPlan(SQLModel, table=True):
     note: str | None = None
     created_by: str | None = Field(default=None, max_length=64)
     created_at: datetime = _utc()
+    # A cancelled plan stays as evidence; its invoices fall due again (migration 0011).
+    cancelled_at: datetime | None = _utc(nullable=True)
+    cancelled_by: str | None = Field(default=None, max_length=64)
 
 
 class Instalment(SQLModel, table=True):
@@ -157,6 +162,21 @@ class Instalment(SQLModel, table=True):
     amount_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
     due_on: date
     paid_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """An ``Idempotency-Key`` of ``POST /api/payments``: the request it came with (its
+    SHA-256) and the answer given, returned again for a repeat (migration 0011)."""
+
+    __tablename__ = "idempotency_keys"
+
+    key: str = Field(primary_key=True, max_length=200)
+    scope: str = Field(max_length=40)  # which route: "payments"
+    user_name: str = Field(max_length=64)
+    request_sha256: str = Field(max_length=64)
+    status_code: int
+    response: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _utc()
 
 
 class Event(SQLModel, table=True):
@@ -237,6 +257,52 @@ class Reminder(SQLModel, table=True):
     replied_at: datetime | None = _utc(nullable=True)
 
 
+class LetterPost(SQLModel, table=True):
+    """Issue 15, D18: a formal letter (a reminder on channel ``letter``) as posted: the
+    carrier and its tracking number, who posted it and when; later the day the signed
+    receipt (签收回执) says it was received. Written only by ``store/reminders.py``, with
+    the letter's move (approved -> sent -> delivered) and its event."""
+
+    __tablename__ = "letter_posts"
+
+    reminder_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("reminders.id"), primary_key=True,
+                         autoincrement=False)
+    )  # fmt: skip
+    carrier: str = Field(max_length=40)
+    tracking_no: str = Field(max_length=64)
+    posted_by: str = Field(max_length=64)
+    posted_at: datetime = _utc()
+    received_on: date | None = None
+    received_recorded_by: str | None = Field(default=None, max_length=64)
+    received_recorded_at: datetime | None = _utc(nullable=True)
+
+
+class CallOutcome(SQLModel, table=True):
+    """Issue 14, D18: one outcome a collector recorded of a call task (a reminder on
+    channel ``call``): what the customer said, who recorded it and when (migration 0012).
+    The rows count the calls made under the caps (C2) and the vague answers (D21)."""
+
+    __tablename__ = "call_outcomes"
+    __table_args__ = (Index("ix_call_outcomes_customer_at", "customer_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    reminder_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("reminders.id"), nullable=False, index=True)
+    )
+    customer_id: str = Field(
+        sa_column=Column(String(64), ForeignKey("customers.id"), nullable=False)
+    )
+    cycle: str = Field(max_length=80)
+    outcome: str = Field(max_length=20)  # reached | no_answer | wrong_number | promised | ...
+    at: datetime = _utc()
+    recorded_by: str = Field(max_length=64)
+    note: str | None = None
+    promised_on: date | None = None
+    amount_cents: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    invoice_id: str | None = Field(default=None, max_length=64)
+
+
 class ReminderEdit(SQLModel, table=True):
     """D13: every reviewer edit, who and when, before and after."""
 
@@ -312,6 +378,8 @@ class User(SQLModel, table=True):
     timezone: str = Field(default="Asia/Shanghai", max_length=64)
     active: bool = True
     created_at: datetime = _utc()
+    # The collector's own phone (E.164): click-to-call rings it first (migration 0014).
+    phone: str | None = Field(default=None, max_length=20)
 
 
 class ApiToken(SQLModel, table=True):

@@ -57,6 +57,8 @@ class CustomerRow(NamedTuple):
     phone_invalid: bool
     escalated_at: datetime | None
     escalation_reason: str | None
+    address: str | None  # postal: formal letters
+    title: str | None  # mr | ms: how a person is greeted
 
 
 _CUSTOMER_COLUMNS = tuple(Customer.__table__.c[name] for name in CustomerRow._fields)  # type: ignore[attr-defined]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, get_args
 
 from sqlalchemy import (
@@ -41,12 +41,14 @@ from notifier.domain.lifecycle import Move, Status
 from notifier.domain.reads import Outcome
 from notifier.domain.slots import Slot
 from notifier.store.bulk import insert_ignoring_conflicts
-from notifier.store.models import Event, Reminder, ReminderEdit
+from notifier.store.models import Event, LetterPost, Reminder, ReminderEdit
 
 _R = Reminder.__table__  # type: ignore[attr-defined]  # Core statements on the same table
 _AT = _R.c.updated_at.type
 _EVENT = insert(Event.__table__)  # type: ignore[attr-defined]
 _KEY = ("customer_id", "step", "cycle")
+LETTER = "letter"  # the channel no provider sends: printed and posted by a person
+CALL = "call"  # a call task (issue 14): made by a person, never claimed by delivery
 
 
 def _sources(m: Move) -> ColumnElement[bool]:
@@ -171,10 +173,13 @@ def expire_stale(session: Session, cutoff: datetime, reason: str, now: datetime)
 
 
 def _born(rows: Sequence[dict[str, Any]], now: datetime) -> None:
-    """A new draft is pending, or approved when the policy decided it (``decided_by``)."""
+    """A new draft is pending, or approved when the policy decided it (``decided_by``); a
+    call task goes straight onto its collector's list (``to_call``: a person makes it)."""
     for row in rows:
         decided = row.get("decided_by") is not None
         row["status"] = (Status.APPROVED if decided else Status.PENDING_APPROVAL).value
+        if row.get("channel") == CALL:
+            row["status"] = Status.TO_CALL.value
         row["decided_at"] = now if decided else None
         row["version"] = 1
         row.setdefault("created_at", now)
@@ -232,6 +237,7 @@ def claim_batch(
         select(col(Reminder.id))
         .where(
             ready,
+            col(Reminder.channel) != LETTER,  # a letter is posted by a person: post_letter
             col(Reminder.slot_start) <= now,
             col(Reminder.slot_end) > now,
             (col(Reminder.next_attempt_at).is_(None)) | (col(Reminder.next_attempt_at) <= now),
@@ -497,3 +503,80 @@ def apply_callback(
     connection.execute(_EVENT, {"at": now, "kind": kind, "customer_id": moved.customer_id,
                                 "actor": "twilio", "data": data})  # fmt: skip
     return moved
+
+
+# -- formal letters (issue 15): posted and received by a person ---------------------------
+
+
+def post_letter(session: Session, r: Reminder, by: str, carrier: str, tracking_no: str,
+                now: datetime) -> LetterPost:  # fmt: skip
+    """An approved letter was posted: ``sent``, with the carrier's tracking number kept
+    as evidence (its ``posted`` event and a ``letter_posts`` row)."""
+    if r.channel != LETTER:
+        raise ValueError(f"reminder {r.id} is a {r.channel} message, not a letter")
+    _apply(r, lc.POST_LETTER, now)
+    r.sent_at, r.provider_id, r.reason = now, tracking_no, None
+    _release(r)
+    post = LetterPost(reminder_id=r.id or 0, carrier=carrier, tracking_no=tracking_no,
+                      posted_by=by, posted_at=now)  # fmt: skip
+    session.add(post)
+    _event(session, r, "posted", by, now, address=r.address, carrier=carrier,
+           tracking_no=tracking_no, subject=r.subject, body=r.body)  # fmt: skip
+    return post
+
+
+def receive_letter(session: Session, r: Reminder, post: LetterPost, by: str, on: date,
+                   now: datetime) -> None:  # fmt: skip
+    """The signed receipt (签收回执) of a posted letter came back: ``delivered`` on ``on``."""
+    _apply(r, lc.RECEIVE_LETTER, now)
+    r.delivered_at = now
+    post.received_on, post.received_recorded_by, post.received_recorded_at = on, by, now
+    _event(session, r, "received", by, now, received_on=on.isoformat(),
+           carrier=post.carrier, tracking_no=post.tracking_no)  # fmt: skip
+
+
+# -- call tasks (issue 14): made by a person, closed by the outcome recorded ---------------
+
+
+def _call(r: Reminder) -> None:
+    if r.channel != CALL:
+        raise ValueError(f"reminder {r.id} is a {r.channel} message, not a call task")
+
+
+def reslot_call(session: Session, r: Reminder, slot: Slot, why: str, now: datetime,
+                actor: str) -> None:  # fmt: skip
+    """Put the call task at a later window (no answer, or nobody called in its window):
+    still ``to_call``; ``attempts`` counts the windows it was offered in."""
+    _call(r)
+    _apply(r, lc.RESLOT_CALL, now)
+    r.slot_start, r.slot_end, r.window = slot.start, slot.end, slot.window
+    r.attempts += 1
+    r.reason = f"{why}; moved to {slot.start.isoformat()}"
+    _event(session, r, "call_moved", actor, now, reason=why, slot_start=slot.start.isoformat(),
+           window=r.attempts + 1)  # fmt: skip
+
+
+def close_call(session: Session, r: Reminder, outcome: str, by: str, now: datetime,
+               **data: Any) -> None:  # fmt: skip
+    """The collector recorded the call's outcome: the task is ``called`` (evidence: its
+    ``call_outcome`` event with what the customer said)."""
+    _call(r)
+    _apply(r, lc.CLOSE_CALL, now)
+    r.decided_by, r.decided_at, r.sent_at, r.reason = by, now, now, outcome
+    _event(session, r, "call_outcome", by, now, outcome=outcome, **data)
+
+
+def note_call(session: Session, r: Reminder, outcome: str, by: str, now: datetime,
+              **data: Any) -> None:  # fmt: skip
+    """An outcome that leaves the task open (no answer): its evidence, no move."""
+    _call(r)
+    _event(session, r, "call_outcome", by, now, outcome=outcome, **data)
+
+
+def expire_call(session: Session, r: Reminder, reason: str, now: datetime,
+                actor: str = "planner") -> None:  # fmt: skip
+    """Nobody made the call in the windows it was offered: ``expired``."""
+    _call(r)
+    _apply(r, lc.EXPIRE_CALL, now)
+    r.reason = reason
+    _event(session, r, "expired", actor, now, reason=reason)

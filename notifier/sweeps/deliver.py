@@ -59,7 +59,7 @@ from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Reminder
 from notifier.sweeps.context import SweepContext
 from notifier.sweeps.recheck import recheck_all
-from notifier.tracking import Tracker, expiry, track_email
+from notifier.tracking import Tracker, expiry, track_email, track_sms
 
 log = logging.getLogger("notifier.deliver")
 
@@ -98,7 +98,9 @@ def defer_missed(engine: Engine, now: datetime, ctx: SweepContext, report: Deliv
     with unit_of_work(engine) as session:
         missed = session.scalars(
             select(Reminder).where(
-                col(Reminder.status) == Status.APPROVED, col(Reminder.slot_end) <= now
+                col(Reminder.status) == Status.APPROVED,
+                col(Reminder.slot_end) <= now,
+                col(Reminder.channel) != "letter",  # waits for a person to post it
             )
         ).all()
         for r in missed:
@@ -273,7 +275,8 @@ def _prepare(
 def _message(r: Reminder, to: str, tracker: Tracker, expires: date) -> Outgoing:
     assert r.id is not None
     if r.channel == "sms":
-        return Outgoing(reminder_id=r.id, channel="sms", to=to, body=r.body)
+        return Outgoing(reminder_id=r.id, channel="sms", to=to,
+                        body=track_sms(tracker, r.id, r.body, expires))  # fmt: skip
     tracked = track_email(tracker, r.id, r.body, r.html, expires)
     return Outgoing(reminder_id=r.id, channel="email", to=to, body=tracked.text,
                     subject=r.subject, html=tracked.html, headers=tracked.headers)  # fmt: skip

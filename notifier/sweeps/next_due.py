@@ -24,6 +24,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from notifier.domain.calendar import CalendarNotPublished, WorkCalendar
@@ -73,10 +74,14 @@ def _offsets(policy: Policy) -> tuple[int, ...]:
     return offsets
 
 
+@lru_cache(maxsize=8192)
 def _window_passes(day: date, months: int) -> date:
     """The first date d with ``months_before(d, months) > day``: when ``day`` leaves a
-    look-back window of that many months."""
-    d = day + timedelta(days=months * 28)
+    look-back window of that many months. ``months_before`` never decreases, and on the
+    same day of the month ``months`` later it is at most ``day`` (a month-end clamps it
+    back), so the answer lies within a few days after that date."""
+    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
+    d = date(year, month + 1, min(day.day, 28)) - timedelta(days=1)
     while months_before(d, months) <= day:
         d += timedelta(days=1)
     return d

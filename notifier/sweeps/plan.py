@@ -29,6 +29,7 @@ from sqlalchemy import Engine, Row, insert, select
 from sqlmodel import Session, col
 
 from notifier.domain.calendar import CalendarNotPublished
+from notifier.domain.calls import side_cycle
 from notifier.domain.items import Item, cents_to_money
 from notifier.domain.lifecycle import COUNTED, LIVE
 from notifier.domain.standing import (
@@ -39,10 +40,11 @@ from notifier.domain.standing import (
     standing_of,
 )
 from notifier.drafting.compose import compose, message_context, payment_url
+from notifier.letters.text import letter_inputs
 from notifier.services.escalation import escalate_many
 from notifier.store import planning, reminders
 from notifier.store.db import unit_of_work
-from notifier.store.models import Event, PaymentPromise, Reminder
+from notifier.store.models import CallOutcome, Event, PaymentPromise, Reminder
 from notifier.store.queries import (
     CustomerRow,
     customer_rows,
@@ -50,6 +52,7 @@ from notifier.store.queries import (
     items_for,
     portfolio_outstanding,
 )
+from notifier.sweeps.calls import carry_calls, side_look, side_rows
 from notifier.sweeps.context import SweepContext
 from notifier.sweeps.next_due import TINY, Live, local_midnight, next_look, portfolio_bound
 from notifier.sweeps.ticks import claim_tick, finish_tick
@@ -69,6 +72,7 @@ class PlanReport:
     skipped: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
     by_channel: Counter[str] = field(default_factory=Counter)
+    calls: Counter[str] = field(default_factory=Counter)  # call tasks carried, expired
     mode: str = "incremental"  # or "full": every customer read
     partitions: list[str] = field(default_factory=list)  # those this run planned
 
@@ -80,6 +84,7 @@ class PlanReport:
             "customers": self.customers,
             "drafted": self.drafted,
             "by_channel": dict(self.by_channel),
+            "calls": dict(self.calls),
             "cancelled": self.cancelled,
             "escalated": self.escalated,
             "skipped": dict(self.skipped),
@@ -157,6 +162,7 @@ def _add(total: PlanReport, part: PlanReport) -> None:
     total.escalated += part.escalated
     total.skipped.update(part.skipped)
     total.by_channel.update(part.by_channel)
+    total.calls.update(part.calls)
     total.problems += [p for p in part.problems if p not in total.problems]
 
 
@@ -220,6 +226,7 @@ _REMINDER_COLUMNS = (
     col(Reminder.status),
     col(Reminder.slot_start),
     col(Reminder.fallback_of),
+    col(Reminder.slot_end),
 )
 
 
@@ -240,6 +247,13 @@ def _load(session: Session, ids: list[str], now: datetime, horizon_end: datetime
             taken[r.customer_id][r.channel].append(r.slot_start)
         if r.status in LIVE:
             live.append(r)
+    # Calls made count under the call caps (C2) like calls planned (issue 14).
+    for cid, at in session.execute(
+        select(col(CallOutcome.customer_id), col(CallOutcome.at)).where(
+            col(CallOutcome.customer_id).in_(ids), col(CallOutcome.at) >= window_start,
+            col(CallOutcome.at) <= window_end)
+    ):  # fmt: skip
+        taken[cid]["call"].append(at)
     return _Batch(items_for(session, ids), promises, drafted, taken, live)
 
 
@@ -283,6 +297,8 @@ def _plan_batch(
         standings[cid] = st
         stage, cycle = st.stage, st.cycle
         current_cycle[cid] = cycle
+        # Issue 14, D24: the call of the cadence, after-payment steps, greetings.
+        rows += side_rows(st, customer, ctx, horizon_end, slots, report)
         if stage.reminder_stage is None or cycle is None:
             report.skipped["nothing due" if stage.stage == "current" else "settled"] += 1
             continue
@@ -319,14 +335,26 @@ def _plan_batch(
             customer, pos, step=due.step.template_name, tone=tone, today=st.today, policy=policy,
             calendar=ctx.calendar, url=payment_url(customer, pos, policy),
         )  # fmt: skip
-        composed = compose(message, channel, ctx.renderer, policy)
+        composed = compose(
+            message,
+            channel,
+            ctx.renderer,
+            policy,
+            **letter_inputs(channel, customer.country, pos, ctx.calendar),
+        )
         rows.append(
             {
                 "customer_id": cid,
                 "step": due.step.name,
                 "cycle": cycle,
                 "channel": channel,
-                "address": customer.phone if channel == "sms" else customer.email,
+                "address": (
+                    customer.address
+                    if channel == "letter"  # postal (issue 15)
+                    else customer.phone
+                    if channel == "sms"
+                    else customer.email
+                ),
                 "stage": stage.reminder_stage,
                 "tier": tier.tier,
                 "tone": tone,
@@ -358,15 +386,18 @@ def _plan_batch(
     inserted = reminders.insert_drafts(session, rows, now, "planner")
     report.drafted += len(inserted)
     report.by_channel.update(row["channel"] for row in inserted)
-    superseded = _superseded(data.live, inserted, cancelling)
+    superseded = _superseded(data.live, inserted, cancelling, rows)
     report.cancelled += reminders.cancel_many(session, superseded, now, "planner")
+    # A call nobody made in its window: the next window, or expired (issue 14).
+    carried = carry_calls(session, data.live, set(cancelling) | set(superseded), standings,
+                          now, ctx, report)  # fmt: skip
     # D4: to the manager, through the one escalation path (its own events, set-based).
     report.escalated += len(escalate_many(session, escalations, policy.escalation, "planner", now))
     session.flush()  # the promises settled: their triggers fire before the states below
     # What the planner changed beyond a new draft (a draft cancelled frees its slot, a
     # promise settled, an escalation) is looked at again next tick, from the rows.
     cancelled = set(cancelling) | set(superseded)
-    again = {r.customer_id for r in data.live if r.id in cancelled}
+    again = {r.customer_id for r in data.live if r.id in cancelled} | carried
     again |= {cid for cid, _ in escalations} | {e["customer_id"] for e in events}
     standings = {cid: st for cid, st in standings.items() if cid in mine}
     states = _next_states(standings, rows, data, again, ctx, slots, portfolio_on)
@@ -384,10 +415,19 @@ def _next_states(
 ) -> list[tuple[str, datetime | None, str, bool]]:
     """When each customer of the batch next needs the planner, with its new draft taken
     into account; those in ``again``: the next tick."""
-    drafted = {row["customer_id"]: row for row in rows}
+    drafted: dict[str, dict[str, Any]] = {}
+    side: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for one in rows:  # the overdue message, and beside it calls and D24's (issue 14)
+        if one["channel"] == "call" or side_cycle(one["cycle"]):
+            side[one["customer_id"]].append(one)
+        else:
+            drafted[one["customer_id"]] = one
     live: dict[str, list[Live]] = defaultdict(list)
+    call_ends: dict[str, list[datetime]] = defaultdict(list)
     for r in data.live:
-        if r.fallback_of is None:
+        if r.channel == "call":
+            call_ends[r.customer_id].append(r.slot_end)
+        if r.fallback_of is None and not side_cycle(r.cycle):
             live[r.customer_id].append(Live(r.cycle))
     tick = timedelta(minutes=ctx.policy.planning.tick_minutes)
     soon = next(iter(standings.values())).now + TINY if standings else None
@@ -398,19 +438,26 @@ def _next_states(
             continue
         facts = [_promise_fact(p) for p in data.promises.get(cid, [])]
         earlier = EarlierReminders(data.drafted.get(cid, {}), data.taken.get(cid, {}))
-        row = drafted.get(cid)
-        if row is not None or st.promises.settled:
+        row: dict[str, Any] | None = drafted.get(cid)
+        if row is not None or st.promises.settled or side.get(cid):
+            steps = {k: set(v) for k, v in earlier.drafted.items()}
+            taken = {k: list(v) for k, v in earlier.taken.items()}
+            for new in ([row] if row is not None else []) + side.get(cid, []):
+                steps.setdefault(new["cycle"], set()).add(new["step"])
+                taken.setdefault(new["channel"], []).append(new["slot_start"])
+            earlier = EarlierReminders(steps, taken)
             if row is not None:
-                steps = {k: set(v) for k, v in earlier.drafted.items()}
-                steps.setdefault(row["cycle"], set()).add(row["step"])
-                taken = {k: list(v) for k, v in earlier.taken.items()}
-                taken.setdefault(row["channel"], []).append(row["slot_start"])
-                earlier = EarlierReminders(steps, taken)
                 live[cid].append(Live(row["cycle"]))
             st = standing_of(st.customer, st.items, st.now, ctx.policy, ctx.calendar,
                              promises=facts, portfolio=portfolio_on, reminders=earlier)  # fmt: skip
         at = next_look(st, live.get(cid, ()), promises=facts, reminders=earlier,
                        calendar=ctx.calendar, slots=slots, tick=tick)  # fmt: skip
+        ends = call_ends.get(cid, []) + [r["slot_end"] for r in side.get(cid, [])
+                                         if r["channel"] == "call"]  # fmt: skip
+        beside = side_look(st, ends, promises=facts, reminders=earlier, calendar=ctx.calendar,
+                           tick=tick)  # fmt: skip
+        if beside is not None:
+            at = beside if at is None else min(at, beside)
         bound = portfolio_bound(st)
         if bound:  # the portfolio's total changes by the day: look again tomorrow
             tomorrow = local_midnight(st.today + timedelta(days=1), st.customer.timezone)
@@ -424,15 +471,30 @@ def _event(at: datetime, kind: str, customer_id: str, data: dict[str, Any]) -> d
     return {"at": at, "kind": kind, "customer_id": customer_id, "actor": "planner", "data": data}
 
 
+def _track(channel: str, cycle: str) -> str | None:
+    """Which ladder a reminder is on: the overdue messages, the calls beside them (issue
+    14), or None for a step of its own cycle (after payment, a greeting: D24)."""
+    if side_cycle(cycle):
+        return None
+    return "call" if channel == "call" else "message"
+
+
 def _superseded(
-    live: list[Row[Any]], inserted: list[dict[str, Any]], cancelling: dict[int, str]
-) -> dict[int, str]:
+    live: list[Row[Any]], inserted: list[dict[str, Any]], cancelling: dict[int, str],
+    rows: list[dict[str, Any]] | None = None,
+) -> dict[int, str]:  # fmt: skip
     """A newer step replaces an older one not yet sent: the customer hears the message
-    that fits today, not two in a row (and never the milder one after the firmer)."""
-    newest = {row["customer_id"]: row["step"] for row in inserted}
+    that fits today, not two in a row (and never the milder one after the firmer). A new
+    call replaces an older call task, a message an older message (issue 14)."""
+    cycles = {(row["customer_id"], row["step"]): row["cycle"] for row in rows or ()}
+    newest: dict[tuple[str, str | None], str] = {}
+    for row in inserted:
+        cycle = cycles.get((row["customer_id"], row["step"]), "")
+        newest[(row["customer_id"], _track(row["channel"], cycle))] = row["step"]
     result: dict[int, str] = {}
     for r in live:
-        step = newest.get(r.customer_id)
+        track = _track(r.channel, r.cycle)
+        step = newest.get((r.customer_id, track)) if track is not None else None
         if step is None or r.step == step or r.fallback_of is not None or r.id in cancelling:
             continue
         result[r.id] = f"superseded by the {step} step"
@@ -480,8 +542,8 @@ def _stale(
     with the reason; the text it carries is no longer true. Returns id -> reason."""
     result: dict[int, str] = {}
     for r in live:
-        if r.fallback_of is not None:
-            continue  # the fallback sweep owns those
+        if r.fallback_of is not None or side_cycle(r.cycle):
+            continue  # the fallback sweep owns those; D24's have cycles of their own
         cycle = current_cycle.get(r.customer_id, r.cycle)
         reason = None
         if r.customer_id in paused:

@@ -5,7 +5,8 @@ A customer is settled when every one of its invoices is paid in full and none is
 dispute; it settled on the day of its last payment. Past ``[retention] years`` for its
 country (3 US, 5 CN as shipped), the purge, per customer:
 
-- blanks its name (a fixed mark), phone, e-mail, notes and escalation reason;
+- blanks its name (a fixed mark), title, phone, e-mail, postal address, notes and
+  escalation reason;
 - blanks its messages' address, subject and text (the queue row stays: channel, step,
   stage, tier, tone, status, times, the stated figures), its edits' texts, the notes of
   its promises and plans and the reasons of its disputes;
@@ -154,7 +155,8 @@ def _holding(session: Session, ids: Sequence[str]) -> set[str]:
     query = union(
         select(C.c.id).where(C.c.id.in_(ids), or_(
             C.c.name != PURGED_NAME, C.c.phone.is_not(None), C.c.email.is_not(None),
-            C.c.notes.is_not(None), C.c.escalation_reason.is_not(None))),
+            C.c.notes.is_not(None), C.c.escalation_reason.is_not(None),
+            C.c.address.is_not(None), C.c.title.is_not(None))),
         select(M.c.customer_id).where(M.c.customer_id.in_(ids), or_(
             M.c.body != "", M.c.address != "", M.c.subject.is_not(None), M.c.html.is_not(None),
             M.c.reason.is_not(None))),
@@ -179,7 +181,7 @@ def _purge_chunk(session: Session, due: Sequence[Purged], now: datetime) -> list
     session.execute(insert(G), [{"customer_id": cid, "granted_at": now} for cid in ids])
     session.execute(update(C).where(C.c.id.in_(ids)).values(
         name=PURGED_NAME, phone=None, email=None, notes=None, escalation_reason=None,
-        updated_at=now))  # fmt: skip
+        address=None, title=None, updated_at=now))  # fmt: skip
     session.execute(update(M).where(M.c.customer_id.in_(ids)).values(
         address="", subject=None, body="", html=None, reason=None))  # fmt: skip
     their_messages = select(M.c.id).where(M.c.customer_id.in_(ids))

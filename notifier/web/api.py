@@ -5,14 +5,16 @@ for input outside its bounds (web/errors.py maps the service's errors, in one pl
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from notifier.services import review
+from notifier.services import calls, review
 from notifier.store.db import unit_of_work
+from notifier.store.models import Customer
 from notifier.web.inputs import MAX_ID, Offset, RecordId, instant_param
 from notifier.web.state import ApiUser, Decider, State
 
@@ -139,3 +141,61 @@ def lint(state: State, _user: ApiUser, draft_id: RecordId, body: LintBody) -> di
         r = review.get_draft(session, draft_id)
         problems, segments = review.check_text(session, r, body.body, body.subject, state.policy)
         return {"problems": [str(p) for p in problems], "segments": segments}
+
+
+# The collector's actions and the payments API (issue 14): their routes, /api paths
+# already, served with these (not a nested router: one level of routes under the app).
+from notifier.web import api_actions  # noqa: E402
+
+router.routes.extend(api_actions.router.routes)
+
+
+# -- call tasks (issue 14): the collector's list and the outcomes -----------------------
+
+
+class CallOutcomeBody(BaseModel):
+    outcome: str = Field(min_length=1, max_length=20)
+    promised_on: date | None = None
+    amount: Decimal | None = Field(default=None, max_digits=15, decimal_places=2)
+    invoice_id: str | None = Field(default=None, max_length=64)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+@router.get("/calls", tags=["calls"])
+def list_calls(
+    state: State,
+    user: ApiUser,
+    collector: Annotated[str | None, Query(max_length=64)] = None,
+    at: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 500,
+) -> list[dict[str, Any]]:
+    """The call list as at ``at`` (default now): calls still to make whose window starts
+    within the planning horizon. A collector sees its own list; others any (``collector``)."""
+    at = instant_param("at", at, state.policy.limits) or state.clock()
+    if user.role == "collector":
+        collector = user.name
+    query = calls.CallFilter(collector=collector, at=at, limit=limit)
+    with unit_of_work(state.engine) as session:
+        return [calls.call_json(r, c) for r, c in calls.list_calls(session, query, state.policy)]
+
+
+@router.post("/calls/{call_id}/outcome", tags=["calls"])
+def call_outcome(
+    state: State, user: ApiUser, call_id: RecordId, body: CallOutcomeBody
+) -> dict[str, Any]:
+    """Record a call's outcome (404 unknown task, 403 not the caller's customer, 409 the
+    task is closed, 422 input the outcome does not take)."""
+    check_date = body.promised_on
+    if check_date is not None:
+        instant_param("promised_on", datetime.combine(check_date, time(12), tzinfo=UTC),
+                      state.policy.limits)  # fmt: skip
+    inp = calls.OutcomeInput(body.outcome, body.promised_on, body.amount, body.note,
+                             body.invoice_id)  # fmt: skip
+    with unit_of_work(state.engine) as session:
+        done = calls.record_outcome(session, call_id, inp, user, state.clock(), state.policy,
+                                    state.calendar)  # fmt: skip
+        task = calls.call_task(session, call_id)
+        customer = session.get(Customer, task.customer_id)
+        assert customer is not None
+        return {**calls.call_json(task, customer, calls.outcomes_of(session, call_id)),
+                "effects": list(done.effects)}  # fmt: skip

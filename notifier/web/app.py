@@ -16,13 +16,13 @@ from notifier.domain.calendar import WorkCalendar
 from notifier.domain.policy import Policy
 from notifier.settings import Settings
 from notifier.tracking import Tracker
-from notifier.web import api, docs, errors, hooks, ops
+from notifier.web import api, docs, errors, hooks, ops, voice
 from notifier.web.errors import LastResort
 from notifier.web.headers import SecurityHeaders
 from notifier.web.limits import BodyLimit
 from notifier.web.logs import install_access_log_filter
 from notifier.web.state import AppState
-from notifier.web.ui import auth, customers, drafts, evidence, home, queue, reports, weekly
+from notifier.web.ui import auth, calls, customers, drafts, evidence, home, queue, reports, weekly
 from notifier.web.ui.session import LoginRequired, login_url
 
 
@@ -80,9 +80,12 @@ def create_app(
     app.include_router(docs.router)
     app.include_router(api.router)
     app.include_router(hooks.router)
+    app.include_router(voice.api_router)  # click-to-call (issue 14)
+    app.include_router(voice.page_router)
     app.include_router(auth.router)
     app.include_router(queue.router)
     app.include_router(home.router)
+    app.include_router(calls.router)  # the call list (issue 14)
     app.include_router(reports.router)
     app.include_router(drafts.router)
     app.include_router(customers.router)

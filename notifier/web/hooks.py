@@ -17,8 +17,9 @@ from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from twilio.request_validator import RequestValidator
 
+from notifier.channels.twilio_voice import empty_twiml
 from notifier.domain.reads import callback_outcome
-from notifier.services import engagement
+from notifier.services import engagement, voice
 from notifier.services.inbound import receive, status_callback
 from notifier.store.db import unit_of_work
 from notifier.tracking import PIXEL_GIF
@@ -96,6 +97,48 @@ async def twilio_inbound(request: Request, state: State, signature: Signature = 
     return _twiml(result.confirmation)
 
 
+@router.post("/webhooks/twilio/voice")
+async def twilio_voice(request: Request, state: State, signature: Signature = None) -> Response:
+    """Click-to-call (services/voice.py): the call's status callbacks, the Dial's action
+    (how the customer's leg ended) and the recording's callback, kept as evidence once
+    each. The task named in the query string is covered by the signature. Answered with
+    empty TwiML: after the Dial's action the call simply ends."""
+    form = await _signed_form(request, state, signature)
+    task = request.query_params.get("task", "")
+    with unit_of_work(state.engine) as session:
+        voice.record_callback(session, int(task) if task.isdigit() and len(task) < 12 else None,
+                              form, state.clock(), state.settings.twilio.account_sid)  # fmt: skip
+    return Response(empty_twiml(), media_type="application/xml")
+
+
+@router.post("/webhooks/twilio/voice/connect/{token}")
+async def twilio_voice_connect(
+    token: str, request: Request, state: State, signature: Signature = None
+) -> Response:
+    """The bridge's TwiML, asked by Twilio when the collector answered: dial the task's
+    customer (the signed link names the task; a forged or expired one is 404)."""
+    await _signed_form(request, state, signature)
+    with unit_of_work(state.engine) as session:
+        twiml = voice.bridge(session, token, state.clock(), settings=state.settings,
+                             policy=state.policy)  # fmt: skip
+    if twiml is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND)
+    return Response(twiml, media_type="application/xml")
+
+
+@router.post("/webhooks/twilio/voice/announce/{token}")
+async def twilio_voice_announce(
+    token: str, request: Request, state: State, signature: Signature = None
+) -> Response:
+    """What the customer hears on answering a recorded call, in their language."""
+    await _signed_form(request, state, signature)
+    with unit_of_work(state.engine) as session:
+        twiml = voice.announcement(session, token, settings=state.settings)
+    if twiml is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND)
+    return Response(twiml, media_type="application/xml")
+
+
 @router.get("/t/o/{token}")
 def open_pixel(token: str, request: Request, state: State) -> Response:
     """The pixel (services/engagement.py records the open). An expired token records
@@ -123,6 +166,9 @@ def click(token: str, state: State) -> Response:
     with no Referer: the token stays on this site."""
     found = state.tracker.verify("click", token)
     target = found.target if found else None
+    if found is not None and target is None:  # an SMS's short link: the SMS's own link
+        with unit_of_work(state.engine) as session:
+            target = engagement.sms_link(session, found.reminder_id)
     if found is None or target is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND)
     now = state.clock()

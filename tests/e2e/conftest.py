@@ -99,8 +99,9 @@ class Site:
 
 
 def login(page: Page, name: str, password: str) -> None:
-    """Log in through the form; the caller checks where it landed."""
-    page.goto("/login")
+    """Log in through the form, sent there from the queue (a plain login lands on /home,
+    tests/integration/test_auth_sessions.py); the caller checks where it landed."""
+    page.goto("/login?next=/")
     page.fill("input[name=name]", name)
     page.fill("input[name=password]", password)
     with page.expect_navigation():

@@ -33,6 +33,20 @@ that URL, form-encoded (MessageSid, SmsSid, MessageStatus, SmsStatus, AccountSid
 From, ApiVersion, MessagingServiceSid when used, ErrorCode when failed) and signed in
 ``X-Twilio-Signature`` exactly as Twilio signs, with the SDK's ``RequestValidator``.
 
+Voice (click-to-call): ``POST /2010-04-01/Accounts/{AccountSid}/Calls.json`` (To, From,
+Url, StatusCallback ...; To and From required, as in Twilio's spec) is answered 201 with a
+call resource (sid ``CA`` + 32 hex, status ``queued``) and recorded in
+:attr:`TwilioFake.calls`. With :attr:`callbacks_enabled`, a thread then plays the call as
+Twilio would, every request signed: status ``initiated``, ``ringing``, ``answered`` to
+StatusCallback when StatusCallbackEvent asked for them; the first leg "answers" and the
+fake POSTs to Url for the TwiML (kept in :attr:`TwilioFake.twiml`); a ``<Dial><Number>``
+in it rings the customer: the ``<Number url>`` is fetched as the customer answers (the
+announcement), then the Dial's action gets DialCallStatus (``completed``, or per
+``set_call_outcome(number, "no-answer")``) and, when the Dial records, the recording
+callback goes to its recordingStatusCallback (RecordingSid ``RE`` + 32 hex, RecordingUrl,
+RecordingDuration); last the call's ``completed`` status with CallDuration. A TwiML fetch
+the receiver refuses ends the call (``failed``).
+
 Tests wait with :meth:`TwilioFake.wait_for` (bounded), never with sleeps.
 """
 
@@ -54,6 +68,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
+from xml.etree import ElementTree
 
 from twilio.request_validator import RequestValidator
 
@@ -73,6 +88,7 @@ MAGIC_NUMBERS: dict[str, tuple[int, str]] = {
 }
 FAILURE_CODES = {429: 20429, 500: 20500, 503: 20503}
 _PATH = re.compile(rf"^/{API_VERSION}/Accounts/(?P<account>[^/]+)/Messages\.json$")
+_CALLS = re.compile(rf"^/{API_VERSION}/Accounts/(?P<account>[^/]+)/Calls\.json$")
 
 
 @dataclass(frozen=True)
@@ -85,6 +101,27 @@ class RecordedMessage:
     body: str
     status_callback: str | None
     form: dict[str, str]
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    sid: str
+    account_sid: str
+    to: str
+    from_: str
+    url: str | None
+    status_callback: str | None
+    form: dict[str, str]
+
+
+@dataclass(frozen=True)
+class TwimlFetch:
+    """A TwiML document the fake asked the receiver for, and what it answered."""
+
+    url: str
+    params: dict[str, str]
+    answered: int | None
+    body: str
 
 
 @dataclass(frozen=True)
@@ -108,9 +145,153 @@ class _State:
     attempts: int = 0
     failures: list[_Failure] = field(default_factory=list)
     outcomes: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    calls: list[RecordedCall] = field(default_factory=list)
+    twiml: list[TwimlFetch] = field(default_factory=list)
+    call_outcomes: dict[str, tuple[str, int]] = field(default_factory=dict)
 
 
-class TwilioFake:
+class _Voice:
+    """The Calls endpoint and the call played out afterwards (see the module doc)."""
+
+    def _answer_call(
+        self: Any, account: str, auth: str | None, form: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
+        with self._changed:
+            self._state.attempts += 1
+            self._changed.notify_all()
+        if not self._authorised(auth) or account != self.account_sid:
+            headers = {"WWW-Authenticate": 'Basic realm="Twilio API"'}
+            return 401, _error(20003, "Authenticate", 401), headers
+        with self._changed:
+            failure = self._state.failures.pop(0) if self._state.failures else None
+        if failure is not None:
+            code = FAILURE_CODES.get(failure.status, failure.status)
+            return failure.status, _error(code, "Fake failure", failure.status), {}
+        to, sender = form.get("To"), form.get("From")
+        if not to:
+            return 400, _error(21201, "No 'To' number is specified", 400), {}
+        if not sender:
+            return 400, _error(21213, "No 'From' number is specified", 400), {}
+        if not (form.get("Url") or form.get("Twiml") or form.get("ApplicationSid")):
+            return 400, _error(21205, "Url parameter is required.", 400), {}
+        if to in MAGIC_NUMBERS:
+            return 400, _error(21217, f"Phone number {to} is not a valid phone number", 400), {}
+        call = RecordedCall(
+            sid="CA" + secrets.token_hex(16), account_sid=self.account_sid, to=to,
+            from_=sender, url=form.get("Url"), status_callback=form.get("StatusCallback"),
+            form=dict(form),
+        )  # fmt: skip
+        with self._changed:
+            self._state.calls.append(call)
+            self._changed.notify_all()
+        if self.callbacks_enabled:
+            thread = threading.Thread(target=self._play, args=(call,), name="twilio-call",
+                                      daemon=True)  # fmt: skip
+            self._threads.append(thread)
+            thread.start()
+        now = formatdate(usegmt=True).replace("GMT", "+0000")
+        uri = f"/{API_VERSION}/Accounts/{call.account_sid}/Calls/{call.sid}"
+        return 201, {
+            "account_sid": call.account_sid, "annotation": None, "answered_by": None,
+            "api_version": API_VERSION, "caller_name": None, "date_created": now,
+            "date_updated": now, "direction": "outbound-api", "duration": None,
+            "end_time": None, "forwarded_from": None, "from": call.from_,
+            "from_formatted": call.from_, "group_sid": None, "parent_call_sid": None,
+            "phone_number_sid": None, "price": None, "price_unit": "USD", "sid": call.sid,
+            "start_time": None, "status": "queued", "subresource_uris": {}, "to": call.to,
+            "to_formatted": call.to, "trunk_sid": None, "uri": f"{uri}.json", "queue_time": "0",
+        }, {}  # fmt: skip
+
+    def _play(self: Any, call: RecordedCall) -> None:
+        base = {"AccountSid": call.account_sid, "ApiVersion": API_VERSION,
+                "CallSid": call.sid, "Direction": "outbound-api", "From": call.from_,
+                "To": call.to}  # fmt: skip
+        if call.form.get("StatusCallbackEvent"):  # else Twilio reports `completed` only
+            for status in ("initiated", "ringing", "answered"):
+                self._status(call, {**base, "CallStatus": status})
+        if self._stopping.is_set() or not call.url:
+            return
+        answered, body = self._post_signed(call.url, {**base, "CallStatus": "in-progress"})
+        with self._changed:
+            self._state.twiml.append(TwimlFetch(call.url, {**base}, answered, body))
+            self._changed.notify_all()
+        talked = 0
+        if answered == 200:
+            talked = self._follow(call, base, body)
+        final = "completed" if answered == 200 else "failed"
+        self._status(call, {**base, "CallStatus": final, "CallDuration": str(talked + 5)})
+
+    def _follow(self: Any, call: RecordedCall, base: dict[str, str], body: str) -> int:
+        """Do what the TwiML says: ring the <Dial>'s <Number>. The seconds talked."""
+        try:
+            root = ElementTree.fromstring(body)
+        except ElementTree.ParseError:
+            return 0
+        dial = root.find("Dial")
+        number = dial.find("Number") if dial is not None else None
+        if dial is None or number is None or not (number.text or "").strip():
+            return 0
+        to = (number.text or "").strip()
+        child = "CA" + secrets.token_hex(16)
+        with self._changed:
+            status, duration = self._state.call_outcomes.get(to, ("completed", 42))
+        leg = {**base, "CallSid": child, "ParentCallSid": call.sid, "To": to,
+               "From": dial.get("callerId", call.from_)}  # fmt: skip
+        if status == "completed" and number.get("url"):
+            answered, said = self._post_signed(number.attrib["url"],
+                                               {**leg, "CallStatus": "in-progress"})  # fmt: skip
+            with self._changed:
+                self._state.twiml.append(TwimlFetch(number.attrib["url"], leg, answered, said))
+                self._changed.notify_all()
+        talked = duration if status == "completed" else 0
+        if dial.get("action"):
+            self._post_signed(dial.attrib["action"], {
+                **base, "CallStatus": "in-progress", "DialCallSid": child,
+                "DialCallStatus": status, "DialCallDuration": str(talked),
+            }, record=True)  # fmt: skip
+        recording_url = dial.get("recordingStatusCallback")
+        if status == "completed" and dial.get("record", "do-not-record") != "do-not-record" \
+                and recording_url:  # fmt: skip
+            sid = "RE" + secrets.token_hex(16)
+            self._post_signed(recording_url, {
+                "AccountSid": call.account_sid, "CallSid": call.sid, "RecordingSid": sid,
+                "RecordingUrl": f"{self.base_url}/{API_VERSION}/Accounts/{call.account_sid}"
+                                f"/Recordings/{sid}",
+                "RecordingStatus": "completed", "RecordingDuration": str(talked),
+                "RecordingChannels": "2", "RecordingSource": "DialVerb",
+            }, record=True)  # fmt: skip
+        return talked
+
+    def _status(self: Any, call: RecordedCall, params: dict[str, str]) -> None:
+        if call.status_callback and not self._stopping.is_set():
+            self._post_signed(call.status_callback, params, record=True)
+
+    def _post_signed(
+        self: Any, url: str, params: dict[str, str], *, record: bool = False
+    ) -> tuple[int | None, str]:
+        signature = RequestValidator(self.auth_token).compute_signature(url, params)
+        request = urllib.request.Request(
+            url, data=urlencode(params).encode(), method="POST",
+            headers={"X-Twilio-Signature": signature, "User-Agent": "TwilioProxy/1.1",
+                     "Content-Type": "application/x-www-form-urlencoded"},
+        )  # fmt: skip
+        answered: int | None
+        body = ""
+        try:
+            with self._opener.open(request, timeout=5) as response:
+                answered, body = response.status, response.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as exc:
+            answered = exc.code
+        except OSError:
+            answered = None
+        if record:
+            with self._changed:
+                self._state.callbacks.append(Callback(url, params, signature, answered))
+                self._changed.notify_all()
+        return answered, body
+
+
+class TwilioFake(_Voice):
     def __init__(self, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
@@ -189,6 +370,22 @@ class TwilioFake:
             return list(self._state.callbacks)
 
     @property
+    def calls(self) -> list[RecordedCall]:
+        with self._changed:
+            return list(self._state.calls)
+
+    @property
+    def twiml(self) -> list[TwimlFetch]:
+        with self._changed:
+            return list(self._state.twiml)
+
+    def set_call_outcome(self, to: str, status: str, duration: int = 0) -> None:
+        """How the customer's leg to ``to`` ends: completed (after ``duration`` seconds),
+        no-answer, busy or failed."""
+        with self._changed:
+            self._state.call_outcomes[to] = (status, duration)
+
+    @property
     def holding(self) -> int:
         """Requests received and not answered yet (waiting out :attr:`delay`): a client
         sending one of them is blocked on the provider's answer right now."""
@@ -218,6 +415,9 @@ class TwilioFake:
     def _answer(
         self, path: str, auth: str | None, form: dict[str, str]
     ) -> tuple[int, Any, dict[str, str]]:
+        calls = _CALLS.match(path)
+        if calls is not None:
+            return self._answer_call(calls["account"], auth, form)
         match = _PATH.match(path)
         if match is None:
             return 404, _error(20404, "The requested resource was not found", 404), {}

@@ -269,7 +269,7 @@ def test_the_page_after_login_is_never_another_site(app: FastAPI, target: str) -
     done = client.post("/login", data=form, follow_redirects=False)
     assert done.status_code == 303
     location = done.headers["location"]
-    assert location == "/" or (location == target and target == "/%0a")
+    assert location == "/home" or (location == target and target == "/%0a")  # /home: the default
 
 
 def test_a_login_flood_runs_one_argon2_at_a_time_and_tells_the_rest_to_come_back(
@@ -285,3 +285,24 @@ def test_a_login_flood_runs_one_argon2_at_a_time_and_tells_the_rest_to_come_back
     assert busy.status_code == 429 and busy.headers["retry-after"] == "1"
     assert hasher.verified == []  # no Argon2 work, and no failure counted
     assert try_login(client, "wang", PASSWORD).status_code == 303
+
+
+def test_a_login_lands_on_the_home_page_of_the_day_unless_another_page_sent_it(
+    app: FastAPI,
+) -> None:
+    def log_in(next_url: str | None) -> str:
+        client = TestClient(app)
+        page = client.get("/login" if next_url is None else f"/login?next={next_url}")
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        given = re.search(r'name="next" value="([^"]*)"', page.text)
+        assert token is not None and given is not None
+        form = {"csrf": token.group(1), "name": "wang", "password": PASSWORD,
+                "next": given.group(1)}  # fmt: skip
+        done = client.post("/login", data=form, follow_redirects=False)
+        assert done.status_code == 303
+        return str(done.headers["location"])
+
+    assert log_in(None) == "/home"  # the login page itself: today's work
+    assert log_in("/customers/C1") == "/customers/C1"  # back where the user was going
+    assert log_in("/") == "/"  # the queue, when that is where the user was going
+    assert log_in("//evil.example/") == "/home"

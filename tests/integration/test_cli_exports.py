@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from notifier.words import words
 from tests.support import run
 
 LONG_INVOICE = "INV-2026-01-000123-SHANGHAI-BRANCH"
@@ -125,3 +126,47 @@ def test_piped_tables_print_every_cell_whole(db: str) -> None:
     assert "Customer" in aging.stdout and "Penalty so far" in aging.stdout
     assert "slot (UTC)" in drafts.stdout  # the last column, whole
     assert re.search(r"C001 .* \d{4}-\d\d-\d\d \d\d:\d\d", drafts.stdout)
+
+
+def test_the_queue_as_xlsx_has_chinese_headers_labels_and_whole_texts(
+    db: str, tmp_path: Path
+) -> None:
+    listed = json.loads(run("drafts", "--json", db=db).stdout)
+    assert listed, "the plan drafted nothing"
+    target = tmp_path / "queue.xlsx"
+    done = run("drafts", "--format", "xlsx", "-o", str(target), "--locale", "zh-CN", db=db)
+    assert done.returncode == 0, done.stderr
+    sheet = load_workbook(target).worksheets[0]
+    headers = [c.value for c in sheet[1]]
+    assert headers[:5] == ["草稿编号", "客户编号", "客户名称", "状态", "催收步骤"]
+    assert "正文" in headers and "内容检查" in headers
+    rows = {row[0].value: row for row in sheet.iter_rows(min_row=2)}
+    assert set(rows) == {d["id"] for d in listed}  # ids as numbers, every draft
+    body, status = headers.index("正文"), headers.index("状态")
+    for draft in listed:
+        row = rows[draft["id"]]
+        assert row[body].value == draft["body"]  # whole, never cut
+        assert row[status].value == words("zh-CN").status(draft["status"])  # no code
+    names = {row[2].value for row in rows.values()}
+    assert "上海星辰国际贸易有限公司华东分公司" in names
+    evil = [row[2] for row in rows.values() if str(row[2].value).startswith("=HYPERLINK")]
+    assert all(c.data_type == "s" for c in evil)  # text, never a formula
+    refused = run("drafts", "--format", "xlsx", db=db)
+    assert refused.returncode == 1 and "-o FILE.xlsx" in refused.stderr
+
+
+def test_the_queue_as_csv_starts_with_a_bom_and_has_english_or_chinese_headers(
+    db: str, tmp_path: Path
+) -> None:
+    piped = run("drafts", "--format", "csv", db=db)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout.startswith("\ufeffDraft,Customer ID,Customer,Status,Step,")
+    target = tmp_path / "queue.csv"
+    done = run("drafts", "--format", "csv", "-o", str(target), "--locale", "zh-CN", db=db)
+    assert done.returncode == 0, done.stderr
+    data = target.read_bytes()
+    assert data.startswith("\ufeff草稿编号,客户编号,".encode())
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    assert len(rows) == len(json.loads(run("drafts", "--json", db=db).stdout))
+    assert {r["渠道"] for r in rows} <= {"短信", "邮件"} and {r["状态"] for r in rows} == {"待审批"}
+    assert any(r["客户名称"].startswith("'=HYPERLINK") for r in rows)  # neutralised

@@ -5,6 +5,7 @@ customer, interrupted sends left to a person, and the re-checks at the moment of
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -290,3 +291,33 @@ def test_status_callback_url_names_the_reminder(
     assert message.status_callback == (
         f"https://notifier.example/webhooks/twilio/status?reminder={r.id}"
     )
+
+
+def test_an_sms_goes_out_with_its_payment_link_tracked_by_a_short_signed_token(
+    engine: Engine, ctx: SweepContext, twilio: TwilioFake
+) -> None:
+    r = approved(engine, ctx)
+    drafted_link = re.search(r"https://\S+", r.body)
+    assert drafted_link is not None and "/t/c/" not in r.body  # as the reviewer read it
+    run(engine, at(2, 19, 1), ctx, {"sms": sms_channel(twilio)})
+    [message] = twilio.messages
+    sent_link = re.search(r"https://notifier\.example/t/c/(\S+)", message.body)
+    assert sent_link is not None and len(sent_link.group(1)) <= 22, message.body
+    found = TRACKER.verify("click", sent_link.group(1))
+    assert found is not None and found.reminder_id == r.id
+    assert message.body == r.body.replace(drafted_link.group(0), sent_link.group(0))
+
+
+def test_an_email_body_goes_out_with_its_visible_unsubscribe_link(
+    engine: Engine, ctx: SweepContext
+) -> None:
+    r = email_reminder(engine, ctx)
+    assert "[unsubscribe-link]" in r.body  # the draft keeps the mark
+    with recording_smtp_server() as smtp:
+        assert run(engine, at(2, 9, 1), ctx, {"email": SmtpEmail(smtp.settings())}).sent == 1
+        [mail] = smtp.mails
+    link = TRACKER.unsubscribe_url(r.id or 0)
+    text = mail.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = mail.message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert f"退订：{link}" in text and f'href="{link}"' in html
+    assert "[unsubscribe-link]" not in text + html

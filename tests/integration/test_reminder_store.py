@@ -19,7 +19,7 @@ from notifier.domain.lifecycle import IllegalTransition, Move, Status
 from notifier.domain.slots import Slot
 from notifier.store import reminders
 from notifier.store.db import unit_of_work
-from notifier.store.models import Customer, Event, Reminder
+from notifier.store.models import Customer, Event, LetterPost, Reminder
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 SLOT_START = NOW - timedelta(days=3)  # long past: expiry and deferral apply
@@ -82,7 +82,18 @@ ROW_MOVES: dict[str, tuple[Move, RowMove]] = {
     "retry": (lc.RETRY, lambda s, r: reminders.retry(s, r, "timeout", NOW, at=NOW)),
     "mark_unknown": (lc.MARK_UNKNOWN, lambda s, r: reminders.mark_unknown(s, r, "lost", NOW)),
     "fail": (lc.FAIL, lambda s, r: reminders.fail(s, r, "rejected: 21211", NOW, code="21211")),
-}
+    # a formal letter (issue 15): posted by a person, received on its signed receipt's day
+    "post_letter": (lc.POST_LETTER, lambda s, r: _as_letter(r) and reminders.post_letter(
+        s, r, "li", "EMS", "EA123456789CN", NOW) and None),
+    "receive_letter": (lc.RECEIVE_LETTER, lambda s, r: _as_letter(r) and reminders.receive_letter(
+        s, r, LetterPost(reminder_id=r.id or 0, carrier="EMS", tracking_no="EA123456789CN",
+                         posted_by="li", posted_at=NOW), "li", NOW.date(), NOW)),
+}  # fmt: skip
+
+
+def _as_letter(r: Reminder) -> bool:
+    r.channel = "letter"
+    return True
 
 
 def _send(s: Session, rid: int) -> Any:

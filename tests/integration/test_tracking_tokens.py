@@ -178,3 +178,43 @@ def test_the_access_log_of_the_server_holds_only_a_prefix_of_a_token(
     for line, url in zip(lines, (pixel, unsubscribe), strict=True):
         token = url.rsplit("/", 1)[1]
         assert token not in line and token[:6] in line
+
+
+@pytest.fixture
+def sms(engine: Engine, email: int) -> int:
+    """An SMS to the same customer, its payment link in the text as it was drafted."""
+    with unit_of_work(engine) as s:
+        r = Reminder(customer_id="C1", step="friendly", cycle="R1@2026-02-27", channel="sms",
+                     address="+8613912345678", status="sent", stage="m1", tier="B",
+                     tone="friendly", locale="zh-CN", window="evening", slot_start=SENT,
+                     slot_end=SENT + timedelta(hours=1),
+                     body=f"【星辰】您好！您有1笔账单已过付款日3天。\n{TARGET}\n回复TD退订",
+                     created_at=SENT, updated_at=SENT, sent_at=SENT)  # fmt: skip
+        s.add(r)
+        s.flush()
+        assert r.id is not None
+        return r.id
+
+
+def test_an_sms_short_link_redirects_to_the_sms_own_link_and_records_the_click(
+    client: TestClient, engine: Engine, clock: Clock, sms: int
+) -> None:
+    url = TRACKER.short_click_url(sms, expires_on=date(2026, 5, 31))
+    token = url.rsplit("/", 1)[1]
+    assert url.startswith(f"{PUBLIC}/t/c/") and len(token) <= 22
+    answer = client.get(path(url), follow_redirects=False)
+    assert answer.status_code == 302 and answer.headers["location"] == TARGET
+    with unit_of_work(engine) as s:
+        clicked = s.get(Reminder, sms)
+        assert clicked is not None and clicked.clicked_at is not None
+        kinds = list(s.scalars(select(col(Event.kind))))
+    assert kinds == ["clicked"]
+    # Altered or forged, it goes nowhere and records nothing more.
+    forged = token[:-1] + ("A" if token[-1] != "A" else "B")
+    assert client.get(f"/t/c/{forged}", follow_redirects=False).status_code == 404
+    other = Tracker("f" * 40, PUBLIC).short_click_url(sms)
+    assert client.get(path(other), follow_redirects=False).status_code == 404
+    # A short token naming an e-mail (which holds no SMS link) goes nowhere either.
+    email_id = sms - 1
+    assert client.get(path(TRACKER.short_click_url(email_id)), follow_redirects=False
+                      ).status_code == 404  # fmt: skip

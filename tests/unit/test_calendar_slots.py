@@ -37,6 +37,7 @@ def test_makeup_saturday_2026_02_28_is_a_working_day_with_both_business_slots(
     assert business_slots(date(2026, 2, 28), policy, calendar) == [
         ("morning", "09:00"),
         ("afternoon", "14:00"),
+        ("calls", "14:00"),  # issue 14: calls 14:00-16:00
     ]
 
 
@@ -85,9 +86,9 @@ def test_next_slot_inside_an_open_window_is_that_window(
 def test_next_slot_after_the_last_window_of_friday_is_monday_morning(
     policy: Policy, calendar: WorkCalendar
 ) -> None:
-    slot = next_slot(local(date(2026, 3, 6), 15), kind="business", zone="Asia/Shanghai",
+    slot = next_slot(local(date(2026, 3, 6), 16), kind="business", zone="Asia/Shanghai",
                      country="CN", policy=policy, calendar=calendar)  # fmt: skip
-    assert slot is not None and slot.local_start == local(date(2026, 3, 9), 9)
+    assert slot is not None and slot.local_start == local(date(2026, 3, 9), 9)  # calls end 16:00
 
 
 def test_next_slot_can_be_limited_to_the_windows_of_a_channel(

@@ -30,6 +30,7 @@ NOT_REFUSALS = {
     "DeliveryError", "TransientDeliveryError", "PermanentDeliveryError", "ConfigError",
     "RenderError", "TemplateMissing", "KeyFileError", "CalendarNotPublished", "FieldError",
     "LoginRequired", "BodyTooLarge", "_Refused", "_DroppedBeforeData",
+    "LoopbackPublicUrl",  # a setting (wiring makes it a ConfigError at start)
 }  # fmt: skip
 
 

@@ -20,17 +20,21 @@ EXPECTED = {
     (S.PENDING_APPROVAL, S.CANCELLED), (S.PENDING_APPROVAL, S.EXPIRED),
     (S.APPROVED, S.APPROVED), (S.APPROVED, S.SENDING), (S.APPROVED, S.REJECTED),
     (S.APPROVED, S.CANCELLED), (S.APPROVED, S.FAILED),
+    (S.APPROVED, S.SENT),  # a formal letter posted by hand (issue 15)
     (S.SENDING, S.SENT), (S.SENDING, S.DELIVERED), (S.SENDING, S.FAILED),
     (S.SENDING, S.UNKNOWN), (S.SENDING, S.APPROVED),
     (S.SENT, S.DELIVERED), (S.SENT, S.FAILED),
     (S.UNKNOWN, S.SENT), (S.UNKNOWN, S.DELIVERED), (S.UNKNOWN, S.FAILED),
+    # a call task (issue 14): carried or retried, closed by its outcome, cancelled, expired
+    (S.TO_CALL, S.TO_CALL), (S.TO_CALL, S.CALLED), (S.TO_CALL, S.CANCELLED),
+    (S.TO_CALL, S.EXPIRED),
 }  # fmt: skip
 
 
 def test_the_stored_names_are_the_public_ones_in_contract_order() -> None:
     assert [s.value for s in lc.STATUSES] == [
         "pending_approval", "approved", "rejected", "sending", "sent", "delivered", "failed",
-        "unknown", "cancelled", "expired",
+        "unknown", "cancelled", "expired", "to_call", "called",
     ]  # fmt: skip
     assert Status("sent") == "sent" and isinstance(Status.SENT, str)
 
@@ -57,17 +61,18 @@ def test_unknown_status_names_never_move() -> None:
 
 
 def test_final_statuses_are_the_ones_with_no_way_out() -> None:
-    assert {S.REJECTED, S.DELIVERED, S.FAILED, S.CANCELLED, S.EXPIRED} == lc.FINAL
+    assert {S.REJECTED, S.DELIVERED, S.FAILED, S.CANCELLED, S.EXPIRED, S.CALLED} == lc.FINAL
     assert not any(allowed(f, t) for f in lc.FINAL for t in lc.STATUSES)
 
 
 def test_the_named_sets_the_sweeps_and_pages_use() -> None:
-    assert {S.PENDING_APPROVAL, S.APPROVED} == lc.LIVE  # what a change of standing cancels
+    # what a change of standing cancels (a call task too)
+    assert {S.PENDING_APPROVAL, S.APPROVED, S.TO_CALL} == lc.LIVE
     assert {S.SENDING, S.SENT, S.DELIVERED, S.UNKNOWN} == lc.HANDED_OVER  # re-check's recent
     assert lc.COUNTED == lc.LIVE | lc.HANDED_OVER  # under the caps (C2)
     assert {S.SENT, S.DELIVERED} == lc.WENT_OUT  # what the fallback follows up
     assert {S.SENDING, S.SENT, S.UNKNOWN} == lc.AWAITING_PROVIDER
-    assert {S.PENDING_APPROVAL, S.APPROVED} == lc.INITIAL
+    assert {S.PENDING_APPROVAL, S.APPROVED, S.TO_CALL} == lc.INITIAL
     assert S.FAILED in lc.AFTER_APPROVAL and S.PENDING_APPROVAL not in lc.AFTER_APPROVAL
     # Nothing can be cancelled once it may have reached the customer.
     assert not any(allowed(s, S.CANCELLED) for s in lc.HANDED_OVER)
@@ -90,7 +95,8 @@ def test_approve_is_narrower_than_the_table_and_says_so() -> None:
 
 
 def test_predecessors_are_the_guard_of_set_based_moves() -> None:
-    assert lc.predecessors(S.EXPIRED) == (S.PENDING_APPROVAL,)
+    assert lc.EXPIRE.sources == (S.PENDING_APPROVAL,)  # the expiry sweep: drafts only
+    assert lc.EXPIRE_CALL.sources == (S.TO_CALL,)
     assert lc.predecessors(S.SENDING) == (S.APPROVED,)
     assert lc.predecessors(S.FAILED, among=lc.AWAITING_PROVIDER) == (S.SENDING, S.SENT, S.UNKNOWN)
     with pytest.raises(ValueError, match="may move to pending_approval"):

@@ -32,7 +32,7 @@ def test_shipped_policy_loads_with_the_domain_defaults() -> None:
     policy = load_policy(POLICY)
     assert policy.stages.m3_max == 90
     assert str(policy.penalty.default_daily_rate) == "0.0005"
-    assert [w.name for w in policy.windows.business] == ["morning", "afternoon"]
+    assert [w.name for w in policy.windows.business] == ["morning", "afternoon", "calls"]
     assert policy.quiet_hours.for_country("CN").end.hour == 22
     assert policy.quiet_hours.for_country("FR").end.hour == 21  # default
 

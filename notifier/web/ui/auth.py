@@ -34,6 +34,7 @@ router = APIRouter(include_in_schema=False)
 _ARGON2 = threading.BoundedSemaphore(1)
 ARGON2_WAIT_SECONDS = 2.0
 log = logging.getLogger("notifier.auth")
+HOME = "/home"  # where a login lands unless it was sent to log in from another page
 
 
 def _safe_next(target: str | None) -> str:
@@ -52,8 +53,8 @@ def _safe_next(target: str | None) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str = "/") -> HTMLResponse:
-    return page(request, None, "login.html", next=_safe_next(next), failed=False)
+def login_form(request: Request, next: str = HOME) -> HTMLResponse:
+    return page(request, None, "login.html", next=_landing(next), failed=False)
 
 
 @router.post("/login", dependencies=[Csrf])
@@ -62,7 +63,7 @@ def login(
     state: State,
     name: Annotated[str, Form()],
     password: Annotated[str, Form()],
-    next: Annotated[str, Form()] = "/",
+    next: Annotated[str, Form()] = HOME,
 ) -> Response:
     now, address, rules = state.clock(), client_address(request), state.policy.security
     with unit_of_work(state.engine) as session:
@@ -88,14 +89,21 @@ def login(
                           actor=name[:64], data={}))  # fmt: skip
     if not ok or user is None:
         log.warning("auth_failed user=%r address=%s", name[:64], address)
-        return page(request, None, "login.html", status_code=401, next=_safe_next(next),
+        return page(request, None, "login.html", status_code=401, next=_landing(next),
                     failed=True)  # fmt: skip
     start_session(request, state, user)
-    return RedirectResponse(_safe_next(next), status_code=303)
+    return RedirectResponse(_landing(next), status_code=303)
+
+
+def _landing(target: str | None) -> str:
+    """The page after a login: the one that sent the user here (the queue too), else the
+    day's home page: when none was named, or the one named is not a path on this site."""
+    safe = _safe_next(target)
+    return HOME if safe == "/" and target != "/" else safe
 
 
 def _come_back(request: Request, next_url: str, seconds: int) -> Response:
-    answer = page(request, None, "login.html", status_code=429, next=_safe_next(next_url),
+    answer = page(request, None, "login.html", status_code=429, next=_landing(next_url),
                   failed=False, throttled=seconds)  # fmt: skip
     answer.headers["Retry-After"] = str(seconds)
     return answer

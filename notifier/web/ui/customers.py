@@ -22,10 +22,12 @@ from notifier.domain.items import cents_to_money, local_date
 from notifier.domain.standing import standing_of
 from notifier.reports.explain import UnknownCustomer, explain
 from notifier.services import customers as service
-from notifier.services import disputes, escalation, promises
+from notifier.services import disputes, escalation, plans, promises
+from notifier.services import legal as legal_service
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Dispute, PaymentPromise, Receivable, Reminder, User
 from notifier.store.queries import items_for, portfolio_outstanding
+from notifier.web.errors import said
 from notifier.web.inputs import CustomerKey, Offset, RecordId, SearchText
 from notifier.web.state import AppState, State
 from notifier.web.ui.forms import NotAValue, parse_amount, parse_day
@@ -130,6 +132,7 @@ def _render(
                 .order_by(col(PaymentPromise.promised_on))
             )
         )  # fmt: skip
+        instalment_plans = plans.plans_of(session, customer_id, now)  # D20, newest first
     currency = e.position.currency or (invoices[0].currency if invoices else "CNY")
     disputed = {d.invoice_id for d in disputes}
     amounts: dict[tuple[str, object], Decimal] = {
@@ -144,7 +147,7 @@ def _render(
         today=e.standing.today.isoformat(),
         can_legal=user.role in service.LEGAL_DECIDERS, error=error, form=form or {},
         can_escalate=user.role in escalation.ESCALATORS,
-        message=request.query_params.get("message", ""),
+        message=request.query_params.get("message", ""), plans=instalment_plans,
     )  # fmt: skip
 
 
@@ -168,7 +171,7 @@ def _action(state: AppState) -> Iterator[Session]:
     except Forbidden as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
     except NotifierError as exc:
-        raise _Refused(str(exc)) from exc
+        raise _Refused(exc) from exc  # shown in the user's words (web/errors.py said)
 
 
 def _back(customer_id: str, message: str) -> Response:
@@ -215,7 +218,7 @@ def promise(
                                    state.clock(), role=user.role,
                                    limits=state.policy.limits)  # fmt: skip
     except _Refused as exc:
-        return _render(request, state, user, customer_id, UNPROCESSABLE, error=str(exc),
+        return _render(request, state, user, customer_id, UNPROCESSABLE, error=said(exc, user),
                        form=form)  # fmt: skip
     return _back(customer_id, "promise")
 
@@ -238,7 +241,7 @@ def dispute(
             disputes.open_dispute(session, invoice_id, money, reason, user.name, state.clock(),
                                  customer_id=customer_id)  # fmt: skip
     except _Refused as exc:
-        return _render(request, state, user, customer_id, UNPROCESSABLE, error=str(exc),
+        return _render(request, state, user, customer_id, UNPROCESSABLE, error=said(exc, user),
                        form=form)  # fmt: skip
     return _back(customer_id, "dispute")
 
@@ -258,7 +261,7 @@ def resolve(
             disputes.resolve_dispute(session, dispute_id, note, user.name, state.clock(),
                                     customer_id=customer_id)  # fmt: skip
     except _Refused as exc:
-        return _render(request, state, user, customer_id, UNPROCESSABLE, error=str(exc))
+        return _render(request, state, user, customer_id, UNPROCESSABLE, error=said(exc, user))
     return _back(customer_id, "resolved")
 
 
@@ -281,8 +284,29 @@ def legal(
             service.set_legal_authorised(session, customer_id, value == "1", user,
                                          state.clock(), policy=state.policy)  # fmt: skip
     except _Refused as exc:
-        return _render(request, state, user, customer_id, UNPROCESSABLE, error=str(exc))
+        return _render(request, state, user, customer_id, UNPROCESSABLE, error=said(exc, user))
     return _back(customer_id, "legal")
+
+
+@router.post("/customers/{customer_id}/legal-route", dependencies=[Csrf])
+def legal_route(
+    request: Request,
+    state: State,
+    user: PageUser,
+    customer_id: CustomerKey,
+    decision: Annotated[str, Form(max_length=20)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """D19, issue 15: a manager's decision on the legal route, with its reason."""
+    require_role(user, service.LEGAL_DECIDERS)
+    _known(state, customer_id)
+    try:
+        with _action(state) as session:
+            legal_service.decide(session, customer_id, decision, reason, user.name,
+                                 state.clock(), state.policy)  # fmt: skip
+    except _Refused as exc:
+        return _render(request, state, user, customer_id, UNPROCESSABLE, error=said(exc, user))
+    return _back(customer_id, "legal_route")
 
 
 @router.post("/customers/{customer_id}/escalate", dependencies=[Csrf])
@@ -301,7 +325,7 @@ def escalate(
             escalation.escalate(session, customer_id, reason, user, state.clock(),
                                 state.policy.escalation)  # fmt: skip
     except _Refused as exc:
-        return _render(request, state, user, customer_id, UNPROCESSABLE, error=str(exc),
+        return _render(request, state, user, customer_id, UNPROCESSABLE, error=said(exc, user),
                        form={"escalation_reason": reason})  # fmt: skip
     return _back(customer_id, "escalated")
 
@@ -321,5 +345,48 @@ def deescalate(
         with _action(state) as session:
             escalation.deescalate(session, customer_id, note, user, state.clock())
     except _Refused as exc:
-        return _render(request, state, user, customer_id, UNPROCESSABLE, error=str(exc))
+        return _render(request, state, user, customer_id, UNPROCESSABLE, error=said(exc, user))
     return _back(customer_id, "deescalated")
+
+
+@router.post("/customers/{customer_id}/instalments", dependencies=[Csrf])
+def create_plan(
+    request: Request,
+    state: State,
+    user: PageUser,
+    customer_id: CustomerKey,
+    count: Annotated[str, Form(max_length=4)] = "",
+    first_percent: Annotated[str, Form(max_length=10)] = "",
+    day: Annotated[str, Form(max_length=4)] = "",
+) -> Response:
+    """D20: what the customer owes in monthly instalments (services/plans.py decides)."""
+    _known(state, customer_id)
+    form = {"plan_count": count, "plan_first_percent": first_percent, "plan_day": day}
+    t = words_for(user)
+    try:
+        try:
+            n = int(count.strip())
+            due_day = int(day.strip() or plans.DEFAULT_DUE_DAY)
+            share = Decimal(first_percent.strip()) if first_percent.strip() else None
+        except (ValueError, ArithmeticError) as exc:
+            raise _Refused(t("bad_value")) from exc
+        with _action(state) as session:
+            plans.plan_for_customer(session, customer_id, n, user.name, state.clock(),
+                                    first_percent=share, due_day=due_day)  # fmt: skip
+    except _Refused as exc:
+        return _render(request, state, user, customer_id, UNPROCESSABLE, error=said(exc, user),
+                       form=form)  # fmt: skip
+    return _back(customer_id, "plan")
+
+
+@router.post("/customers/{customer_id}/instalments/{plan_id}/cancel", dependencies=[Csrf])
+def cancel_plan(
+    request: Request, state: State, user: PageUser, customer_id: CustomerKey, plan_id: RecordId
+) -> Response:
+    _known(state, customer_id)
+    try:
+        with _action(state) as session:
+            plans.cancel_plan(session, plan_id, user.name, state.clock(), customer_id=customer_id)
+    except _Refused as exc:
+        return _render(request, state, user, customer_id, UNPROCESSABLE, error=said(exc, user))
+    return _back(customer_id, "plan_cancelled")

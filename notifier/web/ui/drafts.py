@@ -12,6 +12,7 @@ again with the reasons (422).
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -23,11 +24,12 @@ from sqlmodel import col
 from notifier.domain.errors import NotifierError, http_status
 from notifier.domain.standing import standing_of
 from notifier.render import sms_segments
-from notifier.services import customers, review
+from notifier.services import customers, letters, review
 from notifier.services.users import DECIDERS
 from notifier.store.db import unit_of_work
 from notifier.store.models import Customer, Receivable, User
 from notifier.store.queries import items_for
+from notifier.web.errors import said
 from notifier.web.headers import policy, style_hashes
 from notifier.web.inputs import RecordId
 from notifier.web.state import State
@@ -75,6 +77,7 @@ def _render(
         )
         edits = review.edits_of(session, draft_id)
         recent = customers.timeline(session, customer.id, limit=RECENT_EVENTS)
+        post = letters.post_of(session, draft_id) if draft.channel == "letter" else None
     segments, encoding = sms_segments(draft.body) if draft.channel == "sms" else (None, None)
     answer = page(
         request, user, "draft.html", status_code=status_code, d=draft, customer=customer,
@@ -84,7 +87,8 @@ def _render(
         form_subject=draft.subject if subject is None else subject,
         problems=problems if problems is not None else draft.lint, edited=problems is not None,
         error=error, error_key=error_key, reason=reason,
-        message=request.query_params.get("message", ""),
+        message=request.query_params.get("message", ""), post=post,
+        carriers=state.policy.letters.carriers,
     )  # fmt: skip
     if draft.html:
         # The preview is a sandboxed srcdoc frame, which lives under this page's policy:
@@ -157,7 +161,7 @@ def edit(
                        subject=subject, problems=exc.problems)  # fmt: skip
     except NotifierError as exc:
         return _render(request, state, user, draft_id, http_status(exc), body=body,
-                       subject=subject, error=str(exc))  # fmt: skip
+                       subject=subject, error=said(exc, user))  # fmt: skip
     return RedirectResponse(f"/drafts/{draft_id}?message=saved", status_code=303)
 
 
@@ -168,7 +172,7 @@ def approve(request: Request, state: State, user: PageDecider, draft_id: RecordI
             review.approve(session, [draft_id], user.name, state.clock(), state.policy,
                            state.calendar)  # fmt: skip
     except NotifierError as exc:
-        return _render(request, state, user, draft_id, http_status(exc), error=str(exc))
+        return _render(request, state, user, draft_id, http_status(exc), error=said(exc, user))
     return RedirectResponse("/?message=approved:1:0", status_code=303)
 
 
@@ -188,6 +192,58 @@ def reject(
         with unit_of_work(state.engine) as session:
             review.reject(session, draft_id, user.name, reason, state.clock())
     except NotifierError as exc:
-        return _render(request, state, user, draft_id, http_status(exc), error=str(exc),
+        return _render(request, state, user, draft_id, http_status(exc), error=said(exc, user),
                        reason=reason)  # fmt: skip
     return RedirectResponse(f"/?message=rejected:{draft_id}", status_code=303)
+
+
+# -- formal letters (issue 15) ------------------------------------------------------------
+
+
+@router.get("/drafts/{draft_id}/letter.pdf")
+def letter_pdf(state: State, _user: PageUser, draft_id: RecordId) -> Response:
+    """The letter as a PDF, inline: a draft watermarked, for review; the approved one to
+    print and post."""
+    with unit_of_work(state.engine) as session:
+        printed = letters.pdf(session, draft_id, state.policy)
+    name = f"letter-{draft_id}{'-draft' if printed.draft else ''}.pdf"
+    return Response(printed.pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{name}"'})  # fmt: skip
+
+
+@router.post("/drafts/{draft_id}/posted", dependencies=[Csrf])
+def letter_posted(
+    request: Request,
+    state: State,
+    user: PageDecider,
+    draft_id: RecordId,
+    tracking: Annotated[str, Form(max_length=100)] = "",
+    carrier: Annotated[str, Form(max_length=60)] = "",
+) -> Response:
+    try:
+        with unit_of_work(state.engine) as session:
+            letters.posted(session, draft_id, tracking, carrier or None, user.name,
+                           state.clock(), state.policy)  # fmt: skip
+    except NotifierError as exc:
+        return _render(request, state, user, draft_id, http_status(exc), error=said(exc, user))
+    return RedirectResponse(f"/drafts/{draft_id}?message=posted", status_code=303)
+
+
+@router.post("/drafts/{draft_id}/received", dependencies=[Csrf])
+def letter_received(
+    request: Request,
+    state: State,
+    user: PageDecider,
+    draft_id: RecordId,
+    on: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    try:
+        day = date.fromisoformat(on)
+    except ValueError:
+        return _render(request, state, user, draft_id, UNPROCESSABLE, error_key="lt_bad_date")
+    try:
+        with unit_of_work(state.engine) as session:
+            letters.received(session, draft_id, day, user.name, state.clock())
+    except NotifierError as exc:
+        return _render(request, state, user, draft_id, http_status(exc), error=said(exc, user))
+    return RedirectResponse(f"/drafts/{draft_id}?message=received", status_code=303)

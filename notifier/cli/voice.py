@@ -1,0 +1,69 @@
+"""Click-to-call from the terminal (services/voice.py): ``notifier dial ID [--as USER]``
+rings the user's own phone, then the call task's customer; ``notifier user phone NAME
+NUMBER`` sets the phone that rings first."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from notifier.cli.app import app, user_app
+from notifier.cli.shell import AtOption, InvalidInput, os_login, out, parse_instant, shell_of
+from notifier.services import voice
+from notifier.store.db import unit_of_work
+from notifier.store.models import User
+
+
+@app.command()
+def dial(
+    ctx: typer.Context,
+    task_id: Annotated[
+        int, typer.Argument(help="The call task's id (see `notifier calls`).", min=1)
+    ],  # fmt: skip
+    as_: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="Who calls: the task's collector, or a manager or admin "
+            "(default: the user of the same name as your login).",
+        ),
+    ] = None,  # fmt: skip
+    at: AtOption = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print the call as JSON.")] = False,
+) -> None:
+    """Ring your own phone, then connect the call task's customer (Twilio Voice)."""
+    shell = shell_of(ctx)
+    now = parse_instant(at)
+    name = as_ or os_login()
+    if not name:
+        raise InvalidInput("who calls? pass --as NAME")
+    with unit_of_work(shell.ready_engine()) as session:
+        user = session.get(User, name)
+        if user is None:
+            raise InvalidInput(f"no user {name!r} (pass --as NAME)")
+        placed = voice.start_call(session, task_id, user, now, settings=shell.settings,
+                                  policy=shell.policy)  # fmt: skip
+    if json_:
+        print(json.dumps({"task_id": placed.task_id, "call_sid": placed.call_sid,
+                          "status": placed.status, "record": placed.record}))  # fmt: skip
+        return
+    recorded = "recorded" if placed.record else "not recorded"
+    out.print(f"calling {name}'s phone for task {placed.task_id} ({placed.call_sid}, "
+              f"{recorded}): answer it to be connected", markup=False, highlight=False)  # fmt: skip
+
+
+@user_app.command("phone")
+def user_phone(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Login name.")],
+    phone: Annotated[str, typer.Argument(help="The user's own phone, e.g. +8613912345678.")],
+) -> None:
+    """Set the phone click-to-call rings first (E.164; a bare Chinese mobile gets +86)."""
+    shell = shell_of(ctx)
+    with unit_of_work(shell.ready_engine()) as session:
+        user = voice.set_user_phone(session, name, phone, datetime.now(UTC))
+        number = user.phone
+    out.print(f"phone of {name} is {number}", markup=False, highlight=False)
