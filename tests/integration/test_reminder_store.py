@@ -88,11 +88,23 @@ ROW_MOVES: dict[str, tuple[Move, RowMove]] = {
     "receive_letter": (lc.RECEIVE_LETTER, lambda s, r: _as_letter(r) and reminders.receive_letter(
         s, r, LetterPost(reminder_id=r.id or 0, carrier="EMS", tracking_no="EA123456789CN",
                          posted_by="li", posted_at=NOW), "li", NOW.date(), NOW)),
+    # a call task (issue 14): to a later window, closed by its outcome, or expired
+    "reslot_call": (lc.RESLOT_CALL, lambda s, r: _as_call(r) and reminders.reslot_call(
+        s, r, LATER, "no answer", NOW, "li")),
+    "close_call": (lc.CLOSE_CALL, lambda s, r: _as_call(r) and reminders.close_call(
+        s, r, "reached", "li", NOW)),
+    "expire_call": (lc.EXPIRE_CALL, lambda s, r: _as_call(r) and reminders.expire_call(
+        s, r, "nobody called", NOW)),
 }  # fmt: skip
 
 
 def _as_letter(r: Reminder) -> bool:
     r.channel = "letter"
+    return True
+
+
+def _as_call(r: Reminder) -> bool:
+    r.channel = "call"
     return True
 
 

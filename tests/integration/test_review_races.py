@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from notifier.domain.calendar import WorkCalendar
+from notifier.domain.lint import UNSUBSCRIBE_MARK
 from notifier.domain.policy import Policy
 from notifier.services import review
 from notifier.store.db import unit_of_work
@@ -51,11 +52,11 @@ def test_an_edit_from_a_stale_read_is_refused_not_written_over_the_newer_one(
         read = review.get_draft(first, draft)
         seen = read.version
         with unit_of_work(engine) as second:
-            review.edit(second, draft, "li", "李经理修改过的提醒。", None, NOW, policy,
-                        expected_version=seen)  # fmt: skip
+            body = f"李经理修改过的提醒。\n{UNSUBSCRIBE_MARK}"  # the opt-out line's link kept
+            review.edit(second, draft, "li", body, None, NOW, policy, expected_version=seen)
         with pytest.raises(review.ReviewError, match="changed meanwhile"):
-            review.edit(first, draft, "wang", "王经理的版本。", None, NOW, policy,
-                        expected_version=seen)  # fmt: skip
+            body = f"王经理的版本。\n{UNSUBSCRIBE_MARK}"
+            review.edit(first, draft, "wang", body, None, NOW, policy, expected_version=seen)
         assert read.version == seen + 1
         first.rollback()
     with unit_of_work(engine) as s:
