@@ -16,10 +16,12 @@ from types import FrameType
 from typing import Annotated, Literal
 
 import typer
+from sqlalchemy import Engine
 
 from notifier.cli.app import app, token_app, user_app
-from notifier.cli.shell import out, shell_of
+from notifier.cli.shell import Shell, out, shell_of
 from notifier.services import users
+from notifier.services.startup import startup_warnings
 from notifier.services.users import ROLES, add_user, create_token
 from notifier.store.db import unit_of_work
 from notifier.store.models import ApiToken
@@ -37,6 +39,15 @@ def _logging() -> None:
     # channel logs one masked line per message itself.
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     install_access_log_filter()  # tracking tokens never whole in the access log
+
+
+def _check_at_start(shell: Shell, engine: Engine) -> None:
+    """Warn (log and terminal) about what the operator should put right before messages
+    go out: a country of the customers without its creditor contact lines (issue 13)."""
+    with unit_of_work(engine) as session:
+        warnings = startup_warnings(session, shell.policy)
+    for warning in warnings:
+        log.warning("start-up check: %s", warning)
 
 
 @app.command()
@@ -57,6 +68,7 @@ def serve(
     shell = shell_of(ctx)
     _logging()
     engine = shell.ready_engine()
+    _check_at_start(shell, engine)
     web = create_app(shell.settings, shell.policy, engine)
     wire = Wiring(shell.channels, shell.tracker)
     stop = threading.Event()
@@ -91,8 +103,10 @@ def worker(ctx: typer.Context) -> None:
     wire = Wiring(shell.channels, shell.tracker)
     stop = threading.Event()
     name = shell.sweep_context.worker
+    engine = shell.ready_engine()
+    _check_at_start(shell, engine)
     scheduler = build_scheduler(
-        shell.ready_engine(), shell.sweep_context, wire, blocking=True,
+        engine, shell.sweep_context, wire, blocking=True,
         deliver_every_s=shell.settings.deliver_every_seconds, stop=stop,
     )  # fmt: skip
     signal.signal(signal.SIGTERM, _exit_on_sigterm)

@@ -7,6 +7,7 @@ Unknown keys are refused so that a typo in the policy file is reported, not igno
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, time
 from decimal import Decimal
 from typing import Literal
@@ -524,6 +525,14 @@ class Creditor(_Strict):
     def payment_url_for(self, country: str) -> str:
         lines = self.countries.get(country.upper())
         return lines.payment_url if lines and lines.payment_url else self.payment_url
+
+    def missing_lines(self, countries: Iterable[str]) -> list[str]:
+        """The countries among ``countries`` with no contact lines of their own: their
+        customers get the defaults (a number and portal perhaps of another country). None
+        when the policy lists no country at all (one set of lines for everyone)."""
+        if not self.countries:
+            return []
+        return sorted({c.upper() for c in countries if c} - set(self.countries))
 
 
 class LetterPolicy(_Strict):

@@ -369,6 +369,17 @@ class Standing:
                 result[channel] = exc
         return result
 
+    @cached_property
+    def next_call(self) -> Slot | None | CalendarNotPublished:
+        """The next call window (issue 14) within quiet hours and the call caps, for a
+        customer with a phone to call; the calendar's refusal where it is not published."""
+        if not self.usable["call"]:
+            return None
+        try:
+            return self.call_slot()
+        except CalendarNotPublished as exc:
+            return exc
+
     @property
     def _oldest(self) -> Item | None:
         oldest_id = self.stage.oldest_item_id

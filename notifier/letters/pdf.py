@@ -71,11 +71,12 @@ LABELS: dict[str, dict[str, str]] = {
     "zh-CN": {
         "to": "致", "address": "地址", "date": "日期", "ref": "函号", "invoice": "发票号",
         "issued": "开票日期", "due": "到期日", "days": "逾期天数", "outstanding": "未付本金",
-        "rate": "日利率", "penalty": "罚息", "total": "合计", "deadline": "付款期限",
+        "rate": "日利率", "penalty": "滞纳金", "total": "合计", "deadline": "付款期限",
         "deadline_text": "{deadline}（本函日期起 {n} 个工作日，按官方工作日历计算）",
         "contact": "联系电话", "seal": "（盖章）", "page": "第 {page} 页 共 {pages} 页",
         "draft": "草稿 DRAFT", "draft_note": "草稿，未经审批，不得寄出",
-        "basis": "罚息 = 未付本金 × 日利率 × 逾期天数", "paused": "争议暂缓",
+        "basis": "滞纳金 = 未付本金 × 日利率 × 逾期天数", "paused": "争议暂缓",
+        "colon": "：",  # full-width after a Chinese label (issue 13)
     },
     "en": {
         "to": "To", "address": "Address", "date": "Date", "ref": "Reference",
@@ -88,6 +89,7 @@ LABELS: dict[str, dict[str, str]] = {
         "draft": "DRAFT 草稿", "draft_note": "Draft, not approved: not to be posted",
         "basis": "penalty = outstanding principal × rate a day × days overdue",
         "paused": "disputed, set aside",
+        "colon": ": ",
     },
 }  # fmt: skip
 
@@ -127,12 +129,10 @@ def render_pdf(letter: Letter) -> bytes:
 
     letter_day = date.fromisoformat(str(facts["letter_date"]))
     story: list[Flowable] = [
-        p(f"{words['to']}：{letter.recipient}" if locale == "zh-CN"
-          else f"{words['to']}: {letter.recipient}"),
-        p(f"{words['address']}：{letter.address}" if locale == "zh-CN"
-          else f"{words['address']}: {letter.address}"),
-        p(f"{words['date']}: {format_day(letter_day, locale)}    "
-          f"{words['ref']}: L-{letter.reminder_id}"),
+        p(f"{words['to']}{words['colon']}{letter.recipient}"),
+        p(f"{words['address']}{words['colon']}{letter.address}"),
+        p(f"{words['date']}{words['colon']}{format_day(letter_day, locale)}    "
+          f"{words['ref']}{words['colon']}L-{letter.reminder_id}"),
         Spacer(1, 2 * mm),
         p(letter.title, title),
     ]  # fmt: skip
@@ -144,10 +144,10 @@ def render_pdf(letter: Letter) -> bytes:
     deadline = facts.get("deadline")
     if deadline:
         shown = format_day(date.fromisoformat(str(deadline)), locale)
-        story.append(p(f"{words['deadline']}: "
+        story.append(p(f"{words['deadline']}{words['colon']}"
                        + words["deadline_text"].format(deadline=shown,
                                                        n=facts.get("working_days"))))  # fmt: skip
-    story.append(p(f"{words['contact']}: {facts.get('contact') or ''}"))
+    story.append(p(f"{words['contact']}{words['colon']}{facts.get('contact') or ''}"))
     story.append(Spacer(1, 8 * mm))
     story.append(KeepTogether(_signature(letter, facts, words, body, letter_day, locale)))
 
@@ -246,7 +246,8 @@ class _Letterhead:
         address = str(self.facts.get("creditor_address") or "")
         contact = str(self.facts.get("contact") or "")
         canvas.drawString(MARGIN, top - 15 * mm, address)
-        canvas.drawString(MARGIN, top - 20 * mm, f"{self.words['contact']}: {contact}")
+        label = self.words["contact"] + self.words["colon"]
+        canvas.drawString(MARGIN, top - 20 * mm, f"{label}{contact}")
         canvas.setStrokeColor(colors.Color(0.6, 0.05, 0.05))
         canvas.setLineWidth(1.2)
         canvas.line(MARGIN, top - 24 * mm, width - MARGIN, top - 24 * mm)

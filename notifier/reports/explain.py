@@ -187,7 +187,7 @@ def explain(
     if customer is None:
         raise UnknownCustomer(customer_id)
     st = standing_for(session, customer, at, policy, calendar)
-    st.tier, st.flags, st.next_slots  # noqa: B018  (worked out while the session is open)
+    st.tier, st.flags, st.next_slots, st.next_call  # noqa: B018  (worked out while the session is open)
     handover = escalation_of(session, customer)
     owed = {cur: t.outstanding for cur, t in sorted(st.totals.items()) if t.outstanding > 0}
     route = route_of(session, customer, at, policy, owed)
@@ -291,6 +291,7 @@ def as_dict(e: Explanation) -> dict[str, Any]:
             channel: _slot_dict(v) if isinstance(v, Slot) else None
             for channel, v in st.next_slots.items()
         },
+        "next_call": _slot_dict(st.next_call) if isinstance(st.next_call, Slot) else None,
         "slot_problem": e.slot_problem,
         "allowed_hours": f"{e.allowed_hours.start:%H:%M}-{e.allowed_hours.end:%H:%M}",
         "contact_allowed_now": e.contact_allowed_now,
@@ -392,6 +393,12 @@ def print_explanation(console: Console, e: Explanation) -> None:
             console.print(f"[red]next contact slot {channel}: unknown: {why}[/red]")
     if not st.next_slots:
         console.print("[red]next contact slot: none (no usable channel)[/red]")
+    call = st.next_call
+    if isinstance(call, Slot):
+        console.print(
+            f"next call window ({call.window}): {_local(call.start, zone)} to "
+            f"{call.end.astimezone(ZoneInfo(zone)):%H:%M} local (after the call caps)"
+        )
     allowed = e.allowed_hours
     console.print(
         f"quiet hours ({c.country}): contact only {allowed.start:%H:%M}-{allowed.end:%H:%M} "

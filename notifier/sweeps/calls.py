@@ -21,6 +21,7 @@ from notifier.domain.lifecycle import Status
 from notifier.domain.slots import SEARCH_DAYS, Slot, slot_for
 from notifier.domain.standing import EarlierReminders, PromiseFact, SlotMemo, Standing, standing_of
 from notifier.drafting.compose import compose, compose_call, message_context, payment_url
+from notifier.drafting.rows import draft_row
 from notifier.services.calls import next_call_window
 from notifier.store import reminders
 from notifier.store.models import Reminder
@@ -86,36 +87,12 @@ def _row(
         composed = compose_call(message, ctx.renderer, policy)
     else:
         composed = compose(message, channel, ctx.renderer, policy)  # type: ignore[arg-type]
-    return {
-        "customer_id": customer.id,
-        "step": task.step,
-        "cycle": task.cycle,
-        "channel": channel,
-        "address": customer.email if channel == "email" else customer.phone,
-        "stage": st.stage.reminder_stage or st.stage.stage,
-        "tier": st.tier.tier,
-        "tone": tone,
-        "locale": message.locale,
-        "window": slot.window,
-        "slot_start": slot.start,
-        "slot_end": slot.end,
-        "subject": composed.subject,
-        "body": composed.body,
-        "html": composed.html,
-        "segments": composed.segments,
-        "facts": {
-            **composed.facts,
-            "total": str(pos.total_outstanding),
-            "firmer_by": task.firmer_by,
-            "kind": task.kind,
-            "days_overdue": st.days_overdue,
-            "penalty": str(st.penalty),
-            "totals": {cur: str(t.outstanding) for cur, t in st.totals.items()},
-        },
-        "lint": [str(p) for p in composed.lint],
-        "created_at": st.now,
-        "updated_at": st.now,
-    }
+    return draft_row(
+        st, customer, step=task.step, cycle=task.cycle, channel=channel,
+        stage=st.stage.reminder_stage or st.stage.stage, tone=tone, slot=slot,
+        composed=composed, locale=message.locale, now=st.now,
+        facts={"firmer_by": task.firmer_by, "kind": task.kind},
+    )  # fmt: skip
 
 
 def carry_calls(

@@ -40,6 +40,7 @@ from notifier.domain.standing import (
     standing_of,
 )
 from notifier.drafting.compose import compose, message_context, payment_url
+from notifier.drafting.rows import draft_row
 from notifier.letters.text import letter_inputs
 from notifier.services.escalation import escalate_many
 from notifier.store import planning, reminders
@@ -328,7 +329,6 @@ def _plan_batch(
             report.skipped["no slot within the horizon"] += 1
             continue
         tone = st.tone
-        tier = st.tier
         assert tone is not None
         pos = st.position
         message = message_context(
@@ -342,41 +342,11 @@ def _plan_batch(
             policy,
             **letter_inputs(channel, customer.country, pos, ctx.calendar),
         )
-        rows.append(
-            {
-                "customer_id": cid,
-                "step": due.step.name,
-                "cycle": cycle,
-                "channel": channel,
-                "address": (
-                    customer.address
-                    if channel == "letter"  # postal (issue 15)
-                    else customer.phone
-                    if channel == "sms"
-                    else customer.email
-                ),
-                "stage": stage.reminder_stage,
-                "tier": tier.tier,
-                "tone": tone,
-                "locale": message.locale,
-                "window": slot.window,
-                "slot_start": slot.start,
-                "slot_end": slot.end,
-                "subject": composed.subject,
-                "body": composed.body,
-                "html": composed.html,
-                "segments": composed.segments,
-                "facts": {
-                    **composed.facts,
-                    "total": str(pos.total_outstanding),
-                    "firmer_by": due.firmer_by,
-                    **_standing_facts(st),
-                },  # fmt: skip
-                "lint": [str(p) for p in composed.lint],
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
+        rows.append(draft_row(
+            st, customer, step=due.step.name, cycle=cycle, channel=channel,
+            stage=stage.reminder_stage, tone=tone, slot=slot, composed=composed,
+            locale=message.locale, now=now, facts={"firmer_by": due.firmer_by},
+        ))  # fmt: skip
 
     if events:  # promises settled, escalations: before the drafts' own events
         session.execute(insert(Event.__table__), events)  # type: ignore[attr-defined]
@@ -523,16 +493,6 @@ def _settle_promises(
         events.append(_event(now, f"promise_{status}", customer_id, {
             "promise_id": fact.id, "promised_on": fact.promised_on.isoformat()}))  # fmt: skip
     return events
-
-
-def _standing_facts(st: Standing) -> dict[str, Any]:
-    """What the draft was written from, beside the lint facts: the standing's stage,
-    days overdue, penalty and totals per currency (explain and the pages show the same)."""
-    return {
-        "days_overdue": st.days_overdue,
-        "penalty": str(st.penalty),
-        "totals": {cur: str(t.outstanding) for cur, t in st.totals.items()},
-    }
 
 
 def _stale(

@@ -47,6 +47,7 @@ class Who:
     phone_invalid: bool = False
     escalated_at: datetime | None = None
     escalation_reason: str | None = None
+    title: str | None = None
 
 
 @pytest.fixture(scope="module")
@@ -295,7 +296,7 @@ def test_the_talking_points_follow_the_articles_order_and_end_with_two_dates(
         "账单明细",
         "INV-2026-0101",
         "金额与天数",
-        "罚息共¥252.00",
+        "滞纳金共¥252.00",
         "减免50%",
         "您看是",
     ]
@@ -304,6 +305,28 @@ def test_the_talking_points_follow_the_articles_order_and_end_with_two_dates(
     assert "下周一（2026年3月9日）还是下周三（2026年3月11日）" in body
     en = compose_call(replace(ctx, locale="en"), Renderer(), policy).body
     assert "next Monday (March 9, 2026) or next Wednesday (March 11, 2026)" in en
+
+
+@pytest.mark.parametrize(
+    ("kind", "title", "locale", "greeting"),
+    [
+        ("individual", "mr", "zh-CN", "1. 问候：李强先生您好，"),
+        ("individual", None, "zh-CN", "1. 问候：您好，"),
+        ("individual", "ms", "en", "1. Greeting: Hello Ms Smith,"),
+        ("business", "mr", "zh-CN", "1. 问候：上海宏达贸易有限公司您好，"),
+    ],
+)
+def test_the_call_greets_a_person_by_name_and_title_never_by_the_bare_name(
+    policy: Policy, calendar: WorkCalendar, kind: str, title: str | None, locale: str,
+    greeting: str,
+) -> None:  # fmt: skip
+    today = date(2026, 3, 6)
+    name = {"individual": "Jane Smith" if locale == "en" else "李强"}.get(kind, Who.name)
+    who = Who(name=name, kind=kind, title=title, locale=locale)
+    pos = position(ITEMS, today, policy.penalty.default_daily_rate)
+    ctx = message_context(who, pos, step="offer", tone="neutral", today=today, policy=policy,
+                          calendar=calendar, url="https://pay.example.cn/c/C1")  # fmt: skip
+    assert compose_call(ctx, Renderer(), policy).body.startswith(greeting)
 
 
 # -- outcomes -----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from notifier.domain.calendar import WorkCalendar
 from notifier.domain.items import Item, PaymentFact
 from notifier.domain.policy import Policy
 from notifier.domain.position import Totals
+from notifier.domain.slots import Slot
 from notifier.domain.standing import EarlierReminders, PromiseFact, standing_of
 from notifier.settings import load_policy
 from tests.support import ROOT
@@ -195,3 +196,15 @@ def test_the_next_slot_per_channel_respects_the_caps(
     assert set(free.next_slots) == {"sms", "email"}
     opted = standing_of(replace(Who(), sms_opt_out=True), items, at, policy, calendar)
     assert set(opted.next_slots) == {"email"}
+
+
+def test_the_next_call_window_is_the_business_afternoon_and_none_for_a_wrong_number(
+    policy: Policy, calendar: WorkCalendar
+) -> None:
+    items = [invoice("I1", "1000", date(2026, 2, 20))]
+    at = datetime(2026, 3, 2, 7, tzinfo=BEIJING)  # a Monday morning
+    call = standing_of(Who(), items, at, policy, calendar).next_call
+    assert isinstance(call, Slot) and call.local_start.date() == date(2026, 3, 2)
+    assert 14 <= call.local_start.hour < 16  # the afternoon call window (14:00-16:00)
+    wrong = standing_of(replace(Who(), phone_invalid=True), items, at, policy, calendar)
+    assert wrong.next_call is None

@@ -6,7 +6,7 @@ viewer's zone and the customer's."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
@@ -178,6 +178,30 @@ def _back(customer_id: str, message: str) -> Response:
     return RedirectResponse(f"/customers/{customer_id}?message={message}", status_code=303)
 
 
+def _submit(
+    request: Request,
+    state: AppState,
+    user: User,
+    customer_id: str,
+    done: str,
+    work: Callable[[Session], object],
+    *,
+    form: dict[str, str] | None = None,
+) -> Response:
+    """A form's one step: ``work`` reads what was typed and calls its service in one unit of
+    work; back to the customer page with ``?message=done`` (303), or, when it is refused, the
+    page again (422) with why in the user's words and what they typed (``form``). What was
+    typed is read before the session is first used, so a value that is not one writes and
+    reads nothing."""
+    try:
+        with _action(state) as session:
+            work(session)
+    except _Refused as exc:
+        return _render(request, state, user, customer_id, UNPROCESSABLE, error=said(exc, user),
+                       form=form)  # fmt: skip
+    return _back(customer_id, done)
+
+
 def _day(value: str, user: User) -> date:
     """Typed as text in any of the importer's forms (forms.py: no browser date picker)."""
     try:
@@ -210,17 +234,15 @@ def promise(
     note: Annotated[str, Form(max_length=MAX_TEXT)] = "",
 ) -> Response:
     _known(state, customer_id)
-    form = {"promised_on": promised_on, "promise_amount": amount, "note": note}
-    try:
+
+    def work(session: Session) -> None:
         day, money = _day(promised_on, user), _amount(amount, user)
-        with _action(state) as session:
-            promises.record_promise(session, customer_id, day, money, note, user.name,
-                                   state.clock(), role=user.role,
-                                   limits=state.policy.limits)  # fmt: skip
-    except _Refused as exc:
-        return _render(request, state, user, customer_id, UNPROCESSABLE, error=said(exc, user),
-                       form=form)  # fmt: skip
-    return _back(customer_id, "promise")
+        promises.record_promise(session, customer_id, day, money, note, user.name,
+                               state.clock(), role=user.role,
+                               limits=state.policy.limits)  # fmt: skip
+
+    form = {"promised_on": promised_on, "promise_amount": amount, "note": note}
+    return _submit(request, state, user, customer_id, "promise", work, form=form)
 
 
 @router.post("/customers/{customer_id}/dispute", dependencies=[Csrf])
@@ -234,16 +256,14 @@ def dispute(
     reason: Annotated[str, Form(max_length=MAX_TEXT)] = "",
 ) -> Response:
     _known(state, customer_id)
-    form = {"invoice_id": invoice_id, "dispute_amount": amount, "reason": reason}
-    try:
+
+    def work(session: Session) -> None:
         money = _amount(amount, user)
-        with _action(state) as session:
-            disputes.open_dispute(session, invoice_id, money, reason, user.name, state.clock(),
-                                 customer_id=customer_id)  # fmt: skip
-    except _Refused as exc:
-        return _render(request, state, user, customer_id, UNPROCESSABLE, error=said(exc, user),
-                       form=form)  # fmt: skip
-    return _back(customer_id, "dispute")
+        disputes.open_dispute(session, invoice_id, money, reason, user.name, state.clock(),
+                             customer_id=customer_id)  # fmt: skip
+
+    form = {"invoice_id": invoice_id, "dispute_amount": amount, "reason": reason}
+    return _submit(request, state, user, customer_id, "dispute", work, form=form)
 
 
 @router.post("/customers/{customer_id}/disputes/{dispute_id}/resolve", dependencies=[Csrf])
@@ -256,13 +276,12 @@ def resolve(
     note: Annotated[str, Form(max_length=MAX_TEXT)] = "",
 ) -> Response:
     _known(state, customer_id)
-    try:
-        with _action(state) as session:
-            disputes.resolve_dispute(session, dispute_id, note, user.name, state.clock(),
-                                    customer_id=customer_id)  # fmt: skip
-    except _Refused as exc:
-        return _render(request, state, user, customer_id, UNPROCESSABLE, error=said(exc, user))
-    return _back(customer_id, "resolved")
+
+    def work(session: Session) -> None:
+        disputes.resolve_dispute(session, dispute_id, note, user.name, state.clock(),
+                                customer_id=customer_id)  # fmt: skip
+
+    return _submit(request, state, user, customer_id, "resolved", work)
 
 
 @router.post("/customers/{customer_id}/legal", dependencies=[Csrf])
@@ -276,16 +295,14 @@ def legal(
     """D19: managers and admins only; anyone else gets 403 and nothing changes."""
     require_role(user, service.LEGAL_DECIDERS)
     _known(state, customer_id)
-    if value not in ("1", "0"):
-        return _render(request, state, user, customer_id, UNPROCESSABLE,
-                       error=words_for(user)("bad_value"))  # fmt: skip
-    try:
-        with _action(state) as session:
-            service.set_legal_authorised(session, customer_id, value == "1", user,
-                                         state.clock(), policy=state.policy)  # fmt: skip
-    except _Refused as exc:
-        return _render(request, state, user, customer_id, UNPROCESSABLE, error=said(exc, user))
-    return _back(customer_id, "legal")
+
+    def work(session: Session) -> None:
+        if value not in ("1", "0"):
+            raise _Refused(words_for(user)("bad_value"))
+        service.set_legal_authorised(session, customer_id, value == "1", user,
+                                     state.clock(), policy=state.policy)  # fmt: skip
+
+    return _submit(request, state, user, customer_id, "legal", work)
 
 
 @router.post("/customers/{customer_id}/legal-route", dependencies=[Csrf])
@@ -300,13 +317,12 @@ def legal_route(
     """D19, issue 15: a manager's decision on the legal route, with its reason."""
     require_role(user, service.LEGAL_DECIDERS)
     _known(state, customer_id)
-    try:
-        with _action(state) as session:
-            legal_service.decide(session, customer_id, decision, reason, user.name,
-                                 state.clock(), state.policy)  # fmt: skip
-    except _Refused as exc:
-        return _render(request, state, user, customer_id, UNPROCESSABLE, error=said(exc, user))
-    return _back(customer_id, "legal_route")
+
+    def work(session: Session) -> None:
+        legal_service.decide(session, customer_id, decision, reason, user.name,
+                             state.clock(), state.policy)  # fmt: skip
+
+    return _submit(request, state, user, customer_id, "legal_route", work)
 
 
 @router.post("/customers/{customer_id}/escalate", dependencies=[Csrf])
@@ -320,14 +336,13 @@ def escalate(
     """D4: managers and admins only; the customer goes to the manager the policy names."""
     require_role(user, escalation.ESCALATORS)
     _known(state, customer_id)
-    try:
-        with _action(state) as session:
-            escalation.escalate(session, customer_id, reason, user, state.clock(),
-                                state.policy.escalation)  # fmt: skip
-    except _Refused as exc:
-        return _render(request, state, user, customer_id, UNPROCESSABLE, error=said(exc, user),
-                       form={"escalation_reason": reason})  # fmt: skip
-    return _back(customer_id, "escalated")
+
+    def work(session: Session) -> None:
+        escalation.escalate(session, customer_id, reason, user, state.clock(),
+                            state.policy.escalation)  # fmt: skip
+
+    return _submit(request, state, user, customer_id, "escalated", work,
+                   form={"escalation_reason": reason})  # fmt: skip
 
 
 @router.post("/customers/{customer_id}/deescalate", dependencies=[Csrf])
@@ -341,12 +356,11 @@ def deescalate(
     """Back to the collector it had before the escalation; managers and admins only."""
     require_role(user, escalation.ESCALATORS)
     _known(state, customer_id)
-    try:
-        with _action(state) as session:
-            escalation.deescalate(session, customer_id, note, user, state.clock())
-    except _Refused as exc:
-        return _render(request, state, user, customer_id, UNPROCESSABLE, error=said(exc, user))
-    return _back(customer_id, "deescalated")
+
+    def work(session: Session) -> None:
+        escalation.deescalate(session, customer_id, note, user, state.clock())
+
+    return _submit(request, state, user, customer_id, "deescalated", work)
 
 
 @router.post("/customers/{customer_id}/instalments", dependencies=[Csrf])
@@ -361,22 +375,19 @@ def create_plan(
 ) -> Response:
     """D20: what the customer owes in monthly instalments (services/plans.py decides)."""
     _known(state, customer_id)
-    form = {"plan_count": count, "plan_first_percent": first_percent, "plan_day": day}
-    t = words_for(user)
-    try:
+
+    def work(session: Session) -> None:
         try:
             n = int(count.strip())
             due_day = int(day.strip() or plans.DEFAULT_DUE_DAY)
             share = Decimal(first_percent.strip()) if first_percent.strip() else None
         except (ValueError, ArithmeticError) as exc:
-            raise _Refused(t("bad_value")) from exc
-        with _action(state) as session:
-            plans.plan_for_customer(session, customer_id, n, user.name, state.clock(),
-                                    first_percent=share, due_day=due_day)  # fmt: skip
-    except _Refused as exc:
-        return _render(request, state, user, customer_id, UNPROCESSABLE, error=said(exc, user),
-                       form=form)  # fmt: skip
-    return _back(customer_id, "plan")
+            raise _Refused(words_for(user)("bad_value")) from exc
+        plans.plan_for_customer(session, customer_id, n, user.name, state.clock(),
+                                first_percent=share, due_day=due_day)  # fmt: skip
+
+    form = {"plan_count": count, "plan_first_percent": first_percent, "plan_day": day}
+    return _submit(request, state, user, customer_id, "plan", work, form=form)
 
 
 @router.post("/customers/{customer_id}/instalments/{plan_id}/cancel", dependencies=[Csrf])
@@ -384,9 +395,8 @@ def cancel_plan(
     request: Request, state: State, user: PageUser, customer_id: CustomerKey, plan_id: RecordId
 ) -> Response:
     _known(state, customer_id)
-    try:
-        with _action(state) as session:
-            plans.cancel_plan(session, plan_id, user.name, state.clock(), customer_id=customer_id)
-    except _Refused as exc:
-        return _render(request, state, user, customer_id, UNPROCESSABLE, error=said(exc, user))
-    return _back(customer_id, "plan_cancelled")
+
+    def work(session: Session) -> None:
+        plans.cancel_plan(session, plan_id, user.name, state.clock(), customer_id=customer_id)
+
+    return _submit(request, state, user, customer_id, "plan_cancelled", work)
