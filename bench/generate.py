@@ -394,7 +394,7 @@ class _Builder:
             return
         kind = customer["kind"]
         usable = {"sms": customer["phone"], "email": customer["email"]}
-        channel = next((c for c in step.channels[kind] if usable[c]), None)
+        channel = next((c for c in step.channels[kind] if usable.get(c)), None)
         if channel is None:
             return
         chunk.reminders.append(

@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from notifier.domain.calendar import WorkCalendar
 from notifier.domain.items import local_date
 from notifier.domain.policy import Channel, Policy
 from notifier.domain.position import position
-from notifier.drafting.compose import message_context, payment_url
+from notifier.drafting.compose import compose_call, message_context, payment_url
 from notifier.render import MessageContext, Renderer
 from notifier.settings import load_policy
 from notifier.store.db import make_engine, unit_of_work
@@ -180,14 +181,23 @@ def _work(plan_db: str, at: datetime, policy: Policy, limit: int | None = None) 
                 url=payment_url(customer, pos, policy),
             )
             row = {name: getattr(d, name) for name in COPIED}
-            work.append((message, "sms" if d.channel == "sms" else "email", row))
+            channel = d.channel if d.channel in ("sms", "call") else "email"
+            work.append((message, channel, row))
         yield work
         last = drafts[-1].id
         left = None if left is None else left - len(drafts)
     source.dispose()
 
 
+@lru_cache(maxsize=1)
+def _policy() -> Policy:
+    return load_policy(POLICY_PATH)
+
+
 def _rendered(renderer: Renderer, message: MessageContext, channel: Channel) -> dict[str, Any]:
+    if channel == "call":  # a call task's talking points (issue 14): text only
+        call = compose_call(message, renderer, _policy())
+        return {"subject": None, "body": call.body, "html": None, "segments": None}
     if channel == "sms":
         sms = renderer.sms(message)
         return {"subject": None, "body": sms.body, "html": None, "segments": sms.segments}

@@ -39,6 +39,7 @@ from notifier.render.renderer import (
     _paragraphs,
     _tidy,
     _tidy_sms,
+    _upfirst,
 )
 from notifier.render.segments import sms_segments
 from notifier.settings import load_policy
@@ -167,6 +168,7 @@ def _environment() -> _Environment:
         day_short=_looked_up("day_short"),
         rate=_looked_up("rate"),
         paragraphs=_paragraphs,
+        upfirst=_upfirst,
     )
     env.tests["http_url"] = _is_http_url
     return env
@@ -223,6 +225,10 @@ def _render(
     env: _Environment, values: dict[str, Any], message: MessageContext, channel: str
 ) -> tuple[Any, ...]:
     """(subject, body, html, segments) as the drafts store them."""
+    if channel == "call":
+        text = env.get_template(f"call/{message.locale}/{message.step}.txt.j2").render(values)
+        lines = [line.strip() for line in text.splitlines()]
+        return (None, "\n".join(line for line in lines if line), None, None)
     if channel == "sms":
         name = f"sms/{message.locale}/{message.step}.txt.j2"
         body = _tidy_sms(env.get_template(name).render(values))

@@ -18,40 +18,19 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 import typer
-from sqlmodel import Session
 
 from notifier.cli.app import app
-from notifier.cli.shell import AtOption, InvalidInput, os_login, out, parse_instant, shell_of
+from notifier.cli.shell import AtOption, InvalidInput, acting_user, parse_instant, say, shell_of
 from notifier.domain.bounds import OutOfBounds, check_date
 from notifier.domain.calls import OUTCOMES
 from notifier.importer.parse import FieldError, parse_amount, parse_date
 from notifier.reports.export import csv_for_excel, write_csv
 from notifier.services import calls
 from notifier.store.db import unit_of_work
-from notifier.store.models import User
 
 COLUMNS = ("id", "customer_id", "customer_name", "collector", "phone", "step", "status",
            "slot_start", "slot_end", "windows_offered", "talking_points")  # fmt: skip
-
-
-def _say(text: str) -> None:
-    out.print(text, markup=False, highlight=False)
-
-
-def _user(session: Session, name: str | None) -> User:
-    if name is None:
-        name = os_login()
-        if not name or session.get(User, name) is None:
-            raise InvalidInput(
-                f"who made the call? pass --as NAME (a user added with `notifier user add`); "
-                f"{name or 'your login'!r} is not one"
-            )
-    user = session.get(User, name)
-    if user is None:
-        raise InvalidInput(f"no user {name!r}: add one with `notifier user add {name} --role ...`")
-    if not user.active:
-        raise InvalidInput(f"user {name!r} is disabled")
-    return user
+WHO = "who made the call? pass --as NAME (a user added with `notifier user add`)"
 
 
 @app.command("calls")
@@ -83,14 +62,14 @@ def calls_list(
         sys.stdout.flush()
         return
     for row in rows:  # plain: never cut, the talking points in full under each task
-        _say(
+        say(
             f"#{row['id']} {row['slot_start']}..{row['slot_end']} {row['customer_id']} "
             f"{row['customer_name']} {row['phone'] or '-'} [{row['collector'] or '-'}] "
             f"{row['step']} (window {row['windows_offered']})"
         )
         for line in row["talking_points"].splitlines():
-            _say(f"    {line}")
-    _say(f"{len(rows)} call(s) to make")
+            say(f"    {line}")
+    say(f"{len(rows)} call(s) to make")
 
 
 @app.command("call")
@@ -138,10 +117,10 @@ def call_outcome(
             raise InvalidInput(f"--amount: {exc}") from None
     inp = calls.OutcomeInput(outcome, day, money, note, invoice)
     with unit_of_work(shell.ready_engine()) as session:
-        user = _user(session, as_)
+        user = acting_user(session, as_, WHO)
         done = calls.record_outcome(session, task, inp, user, now, shell.policy, shell.calendar)
         status, customer = done.task.status, done.task.customer_id
         effects = done.effects
-    _say(f"call {task} ({customer}): {outcome}, now {status}")
+    say(f"call {task} ({customer}): {outcome}, now {status}")
     for effect in effects:
-        _say(f"  {effect}")
+        say(f"  {effect}")

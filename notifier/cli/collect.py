@@ -25,10 +25,9 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 import typer
-from sqlmodel import Session
 
 from notifier.cli.app import app
-from notifier.cli.shell import AtOption, InvalidInput, os_login, out, parse_instant, shell_of
+from notifier.cli.shell import AtOption, InvalidInput, acting_user, parse_instant, say, shell_of
 from notifier.domain.bounds import OutOfBounds, check_date
 from notifier.domain.items import cents_to_money
 from notifier.domain.policy import LimitsPolicy
@@ -37,7 +36,6 @@ from notifier.reports.export import csv_for_excel
 from notifier.services import customers as customer_service
 from notifier.services import disputes, plans, promises
 from notifier.store.db import unit_of_work
-from notifier.store.models import User
 
 promise_app = typer.Typer(help="Promises to pay (D21).", no_args_is_help=True)
 dispute_app = typer.Typer(help="Disputed invoices (D22).", no_args_is_help=True)
@@ -58,27 +56,7 @@ NoteOption = Annotated[str | None, typer.Option("--note", help="A note kept with
 AmountOption = Annotated[
     str | None, typer.Option("--amount", help="Amount, e.g. 5000 or 5,000.00 (default: all).")
 ]
-
-
-def _say(text: str) -> None:
-    out.print(text, markup=False, highlight=False)
-
-
-def _actor(session: Session, name: str | None) -> User:
-    """``--as``, else the user named like the OS login: an existing, active user."""
-    if name is None:
-        name = os_login()
-        if not name or session.get(User, name) is None:
-            raise InvalidInput(
-                f"who records this? pass --as NAME (a user added with `notifier user add`); "
-                f"{name or 'your login'!r} is not one"
-            )
-    user = session.get(User, name)
-    if user is None:
-        raise InvalidInput(f"no user {name!r}: add one with `notifier user add {name} --role ...`")
-    if not user.active:
-        raise InvalidInput(f"user {name!r} is disabled")
-    return user
+WHO = "who records this? pass --as NAME (a user added with `notifier user add`)"
 
 
 def _amount(value: str | None) -> Decimal | None:
@@ -113,7 +91,7 @@ def promise_add(
     day = _date(on, "--on", shell.policy.limits)
     money = _amount(amount)
     with unit_of_work(shell.ready_engine()) as session:
-        by = _actor(session, as_)
+        by = acting_user(session, as_, WHO)
         p = promises.record_promise(
             session,
             customer,
@@ -126,7 +104,7 @@ def promise_add(
             limits=shell.policy.limits,
         )
         what = "everything owed" if p.amount_cents is None else str(cents_to_money(p.amount_cents))
-    _say(f"promise #{p.id}: {p.customer_id} promised {what} by {day.isoformat()}")
+    say(f"promise #{p.id}: {p.customer_id} promised {what} by {day.isoformat()}")
 
 
 @dispute_app.command("add")
@@ -144,12 +122,12 @@ def dispute_add(
     now = parse_instant(at)
     money = _amount(amount)
     with unit_of_work(shell.ready_engine()) as session:
-        by = _actor(session, as_)
+        by = acting_user(session, as_, WHO)
         d = disputes.open_dispute(
             session, invoice, money, reason, by.name, now, customer_id=customer
         )
         part = "all of it" if d.amount_cents is None else str(cents_to_money(d.amount_cents))
-    _say(f"dispute #{d.id}: {customer} disputes invoice {invoice} ({part})")
+    say(f"dispute #{d.id}: {customer} disputes invoice {invoice} ({part})")
 
 
 @dispute_app.command("resolve")
@@ -164,9 +142,9 @@ def dispute_resolve(
     shell = shell_of(ctx)
     now = parse_instant(at)
     with unit_of_work(shell.ready_engine()) as session:
-        by = _actor(session, as_)
+        by = acting_user(session, as_, WHO)
         d = disputes.resolve_dispute(session, dispute_id, note, by.name, now)
-    _say(f"dispute #{d.id} on invoice {d.invoice_id} resolved")
+    say(f"dispute #{d.id} on invoice {d.invoice_id} resolved")
 
 
 @instalments_app.command("create")
@@ -196,18 +174,18 @@ def instalments_create(
         except ArithmeticError:
             raise InvalidInput(f"--first-percent: {first_percent!r} is not a number") from None
     with unit_of_work(shell.ready_engine()) as session:
-        by = _actor(session, as_)
+        by = acting_user(session, as_, WHO)
         plan = plans.plan_for_customer(
             session, customer, count, by.name, now, first_percent=share, due_day=day, note=note
         )
         assert plan.id is not None
         [view] = [v for v in plans.plans_of(session, customer, now) if v.id == plan.id]
-    _say(
+    say(
         f"instalment plan #{view.id} for {customer}: {view.total} {view.currency} in "
         f"{len(view.instalments)} instalments"
     )
     for i in view.instalments:
-        _say(f"  {i.seq}. {i.amount} due {i.due_on.isoformat()}")
+        say(f"  {i.seq}. {i.amount} due {i.due_on.isoformat()}")
 
 
 @instalments_app.command("show")
@@ -264,16 +242,16 @@ def instalments_show(
         typer.echo(csv_for_excel(buffer.getvalue()).decode("utf-8"), nl=False)
         return
     if not views:
-        _say(f"{customer} has no instalment plan")
+        say(f"{customer} has no instalment plan")
     for v in views:
         when = v.created_at.isoformat()
-        _say(
+        say(
             f"plan #{v.id} ({v.status}), {v.total} {v.currency}, invoices "
             f"{', '.join(v.invoices) or '-'}, made {when} by {v.created_by or '-'}"
         )
         for i in v.instalments:
             paid = "" if i.paid is None else f", paid {i.paid}, open {i.outstanding}"
-            _say(f"  {i.seq}. {i.amount} due {i.due_on.isoformat()}: {i.status}{paid}")
+            say(f"  {i.seq}. {i.amount} due {i.due_on.isoformat()}: {i.status}{paid}")
 
 
 @instalments_app.command("cancel")
@@ -288,9 +266,9 @@ def instalments_cancel(
     shell = shell_of(ctx)
     now = parse_instant(at)
     with unit_of_work(shell.ready_engine()) as session:
-        by = _actor(session, as_)
+        by = acting_user(session, as_, WHO)
         plan = plans.cancel_plan(session, plan_id, by.name, now, note=note)
-    _say(f"instalment plan #{plan.id} of {plan.customer_id} cancelled")
+    say(f"instalment plan #{plan.id} of {plan.customer_id} cancelled")
 
 
 @app.command()
@@ -312,9 +290,9 @@ def legal(
     shell = shell_of(ctx)
     now = parse_instant(at)
     with unit_of_work(shell.ready_engine()) as session:
-        by = _actor(session, as_)
+        by = acting_user(session, as_, WHO)
         c = customer_service.set_legal_authorised(
             session, customer, authorise, by, now, policy=shell.policy
         )
     state = "authorised" if c.legal_authorised else "not authorised"
-    _say(f"{c.id}: legal steps {state} (by {by.name})")
+    say(f"{c.id}: legal steps {state} (by {by.name})")

@@ -8,7 +8,7 @@ import typer
 from sqlmodel import Session
 
 from notifier.cli.app import app
-from notifier.cli.shell import AtOption, InvalidInput, os_login, out, parse_instant, shell_of
+from notifier.cli.shell import AtOption, acting_user, parse_instant, say, shell_of
 from notifier.services import escalation
 from notifier.store.db import unit_of_work
 from notifier.store.models import User
@@ -21,21 +21,18 @@ AsManager = Annotated[
         "(default: the user of the same name as your login, if there is one).",
     ),
 ]
+WHO = "who escalates? pass --as NAME (a manager or admin)"
+
+
+def _escalator_problem(user: User | None, name: str) -> str | None:
+    """An active manager or admin escalates; the name stands in the customer's evidence."""
+    problem = escalation.escalator_problem(user, name)
+    return None if problem is None else f"{problem} (pass --as NAME)"
 
 
 def _escalator(session: Session, name: str | None) -> User:
-    """``--as``, else the user named like the OS login: an active manager or admin. The
-    name stands in the customer's evidence, so it is never a guess."""
-    if name is None:
-        name = os_login()
-        if not name:
-            raise InvalidInput("who escalates? pass --as NAME (a manager or admin)")
-    user = session.get(User, name)
-    problem = escalation.escalator_problem(user, name)
-    if problem is not None:
-        raise InvalidInput(f"{problem} (pass --as NAME)")
-    assert user is not None
-    return user
+    """``--as``, else the user named like the OS login: an active manager or admin."""
+    return acting_user(session, name, WHO, _escalator_problem, login_problem=None)
 
 
 @app.command()
@@ -55,8 +52,7 @@ def escalate(
         handover = escalation.escalation_of(session, c)
     assert handover is not None
     note = f" ({handover.note})" if handover.note else ""
-    out.print(f"escalated {c.id}: from {handover.from_collector or '-'} to "
-              f"{handover.to or '-'}{note}", markup=False, highlight=False)  # fmt: skip
+    say(f"escalated {c.id}: from {handover.from_collector or '-'} to {handover.to or '-'}{note}")
 
 
 @app.command()
@@ -73,8 +69,7 @@ def deescalate(
     with unit_of_work(shell.ready_engine()) as session:
         by = _escalator(session, as_)
         c = escalation.deescalate(session, customer, note, by, now)
-    out.print(f"{c.id} is back with {c.collector or 'no collector'}", markup=False,
-              highlight=False)  # fmt: skip
+    say(f"{c.id} is back with {c.collector or 'no collector'}")
 
 
 import notifier.cli.collect  # noqa: E402, F401  (promise, dispute, instalments, legal)

@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from notifier.cli.app import app
-from notifier.cli.shell import AtOption, InvalidInput, os_login, out, parse_instant, shell_of
+from notifier.cli.shell import AtOption, InvalidInput, acting_name, parse_instant, say, shell_of
 from notifier.services import legal, letters
 from notifier.store.db import unit_of_work
 
@@ -32,17 +32,12 @@ AsUser = Annotated[
                  "user named like your login)."),
 ]  # fmt: skip
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the letter as JSON.")]
-
-
-def _plain(text: str) -> None:
-    out.print(text, markup=False, highlight=False)
+WHO = "who did it? pass --as NAME (a user added with `notifier user add`)"
 
 
 def _who(name: str | None) -> str:
-    who = name or os_login()
-    if not who:
-        raise InvalidInput("who did it? pass --as NAME (a user added with `notifier user add`)")
-    return who
+    """By name: the service checks the user (an active one; a manager for legal-route)."""
+    return acting_name(name or None, WHO)  # an empty --as falls back to the login
 
 
 def _write(target: Path, data: bytes) -> None:
@@ -76,7 +71,7 @@ def pdf(
         printed = letters.pdf(session, letter_id, shell.policy)
     _write(output, printed.pdf)
     state = "DRAFT (not approved: for review only)" if printed.draft else printed.reminder.status
-    _plain(f"wrote {output}: letter {letter_id} ({printed.reminder.step}), {state}")
+    say(f"wrote {output}: letter {letter_id} ({printed.reminder.step}), {state}")
 
 
 @letter_app.command("posted")
@@ -103,9 +98,7 @@ def posted(
     if json_:
         print(json.dumps(shown, ensure_ascii=False))
         return
-    _plain(
-        f"letter {letter_id} posted: {shown['carrier']} {shown['tracking_no']} ({shown['status']})"
-    )
+    say(f"letter {letter_id} posted: {shown['carrier']} {shown['tracking_no']} ({shown['status']})")
 
 
 @letter_app.command("received")
@@ -131,7 +124,7 @@ def received(
     if json_:
         print(json.dumps(shown, ensure_ascii=False))
         return
-    _plain(f"letter {letter_id} received on {shown['received_on']} ({shown['status']})")
+    say(f"letter {letter_id} received on {shown['received_on']} ({shown['status']})")
 
 
 @app.command("legal-route")
@@ -166,4 +159,4 @@ def legal_route(
         print(json.dumps(route.as_dict(), ensure_ascii=False))
         return
     for line in legal.route_lines(route):
-        _plain(line)
+        say(line)

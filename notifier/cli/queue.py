@@ -25,9 +25,9 @@ from notifier.cli.shell import (
     ExportLocaleOption,
     InvalidInput,
     OutputOption,
+    acting_user,
     check_output,
     err,
-    os_login,
     out,
     parse_instant,
     shell_of,
@@ -36,7 +36,7 @@ from notifier.reports.export import Cell, Sheet, csv_for_excel, write_csv, write
 from notifier.services import review
 from notifier.services.users import decider_problem
 from notifier.store.db import unit_of_work
-from notifier.store.models import Customer, User
+from notifier.store.models import Customer
 from notifier.sweeps.plan import PlanReport
 from notifier.sweeps.runs import Plan
 from notifier.words import text, words
@@ -49,22 +49,13 @@ AsOption = Annotated[
         "(default: the user of the same name as your login, if there is one).",
     ),
 ]
+WHO = "who decides? pass --as NAME (a reviewer, manager or admin added with `notifier user add`)"
 
 
 def _reviewer(session: Session, name: str | None) -> str:
     """The notifier user who decides: ``--as``, else the one named like the OS login when
-    that is an active decider. The name stands in the customer's evidence, so it is never
-    a guess: an unknown, disabled or collector user is refused (review.check_decider)."""
-    if name is None:
-        login = os_login()
-        if login and decider_problem(session.get(User, login), login) is None:
-            return login
-        raise InvalidInput(
-            f"who decides? pass --as NAME (a reviewer, manager or admin added with "
-            f"`notifier user add`); {login or 'your login'!r} is not one"
-        )
-    review.check_decider(session, name)
-    return name
+    that is an active decider; an unknown, disabled or collector user is refused."""
+    return acting_user(session, name, WHO, decider_problem, login_problem=decider_problem).name
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cached_property
@@ -14,6 +15,7 @@ import click
 import typer
 from rich.console import Console
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from notifier.channels import Channel
 from notifier.domain.bounds import OutOfBounds, check_date
@@ -24,6 +26,7 @@ from notifier.render import Renderer
 from notifier.settings import Settings, load_policy, load_settings
 from notifier.store.db import database_url, make_engine
 from notifier.store.migrate import is_current
+from notifier.store.models import User
 from notifier.sweeps.context import SweepContext
 from notifier.tracking import Tracker
 from notifier.wiring import channels_for, tracker_for
@@ -122,6 +125,73 @@ def os_login() -> str:
         return getpass.getuser()
     except (OSError, KeyError):
         return ""
+
+
+# Why the user named so may not act, or None; ``user`` is None when no user has the name.
+# Every problem refuses an unknown user (services: decider_problem, escalator_problem).
+Problem = Callable[[User | None, str], str | None]
+
+
+def user_problem(user: User | None, name: str) -> str | None:
+    """An unknown or a disabled user may not act."""
+    if user is None:
+        return f"no user {name!r}: add one with `notifier user add {name} --role ...`"
+    if not user.active:
+        return f"user {name!r} is disabled"
+    return None
+
+
+def unknown_user(user: User | None, name: str) -> str | None:
+    """Only that no user has the name (what else is wrong with the user is told apart)."""
+    return f"no user {name!r}" if user is None else None
+
+
+def acting_name(name: str | None, question: str) -> str:
+    """Who acts, by name only, for a service that checks the user itself: ``--as``, else
+    the OS login; refused with ``question`` ("who did it? pass --as NAME") without one."""
+    if name is not None:
+        return name
+    login = os_login()
+    if not login:
+        raise InvalidInput(question)
+    return login
+
+
+def acting_user(
+    session: Session,
+    name: str | None,
+    question: str,
+    problem: Problem = user_problem,
+    *,
+    login_problem: Problem | None = unknown_user,
+) -> User:
+    """Who acts: the user ``--as`` names, else the one named like the OS login. The name
+    stands in the customer's evidence, so it is never a guess: a user ``problem`` finds
+    something wrong with is refused (exit 1) with that problem.
+
+    ``question`` asks for ``--as`` ("who calls? pass --as NAME"). With ``login_problem``,
+    the login stands in only when that finds nothing wrong with it; else, and without a
+    login, the refusal is the question naming the login ("...; 'wang' is not one").
+    Without it, the login counts as if given with ``--as``: only its absence is asked."""
+    if name is None:
+        if login_problem is None:
+            name = acting_name(None, question)
+        else:
+            login = os_login()
+            if not login or login_problem(session.get(User, login), login) is not None:
+                raise InvalidInput(f"{question}; {login or 'your login'!r} is not one")
+            name = login
+    user = session.get(User, name)
+    why = problem(user, name)
+    if why is not None:
+        raise InvalidInput(why)
+    assert user is not None  # every problem refuses an unknown user
+    return user
+
+
+def say(text: str) -> None:
+    """A line as it is written: no Rich markup or highlighting (a name may hold "[b]")."""
+    out.print(text, markup=False, highlight=False)
 
 
 def shell_of(ctx: typer.Context) -> Shell:

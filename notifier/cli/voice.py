@@ -11,10 +11,16 @@ from typing import Annotated
 import typer
 
 from notifier.cli.app import app, user_app
-from notifier.cli.shell import AtOption, InvalidInput, os_login, out, parse_instant, shell_of
+from notifier.cli.shell import AtOption, acting_user, parse_instant, say, shell_of
 from notifier.services import voice
 from notifier.store.db import unit_of_work
 from notifier.store.models import User
+
+WHO = "who calls? pass --as NAME"
+
+
+def _known(user: User | None, name: str) -> str | None:
+    return f"no user {name!r} (pass --as NAME)" if user is None else None
 
 
 @app.command()
@@ -37,13 +43,10 @@ def dial(
     """Ring your own phone, then connect the call task's customer (Twilio Voice)."""
     shell = shell_of(ctx)
     now = parse_instant(at)
-    name = as_ or os_login()
-    if not name:
-        raise InvalidInput("who calls? pass --as NAME")
     with unit_of_work(shell.ready_engine()) as session:
-        user = session.get(User, name)
-        if user is None:
-            raise InvalidInput(f"no user {name!r} (pass --as NAME)")
+        # an empty --as falls back to the login; start_call checks the role and the task
+        user = acting_user(session, as_ or None, WHO, _known, login_problem=None)
+        name = user.name
         placed = voice.start_call(session, task_id, user, now, settings=shell.settings,
                                   policy=shell.policy)  # fmt: skip
     if json_:
@@ -51,8 +54,10 @@ def dial(
                           "status": placed.status, "record": placed.record}))  # fmt: skip
         return
     recorded = "recorded" if placed.record else "not recorded"
-    out.print(f"calling {name}'s phone for task {placed.task_id} ({placed.call_sid}, "
-              f"{recorded}): answer it to be connected", markup=False, highlight=False)  # fmt: skip
+    say(
+        f"calling {name}'s phone for task {placed.task_id} ({placed.call_sid}, {recorded}): "
+        "answer it to be connected"
+    )
 
 
 @user_app.command("phone")
@@ -66,4 +71,4 @@ def user_phone(
     with unit_of_work(shell.ready_engine()) as session:
         user = voice.set_user_phone(session, name, phone, datetime.now(UTC))
         number = user.phone
-    out.print(f"phone of {name} is {number}", markup=False, highlight=False)
+    say(f"phone of {name} is {number}")

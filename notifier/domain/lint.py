@@ -57,10 +57,19 @@ UNSUBSCRIBE_MARK = "[unsubscribe-link]"
 _INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
 # Spacing or a separator between two Chinese characters ("起 诉", "征-信") still reads as
 # one word to a person.
-_CJK_GAP = re.compile(r"(?<=[\u4e00-\u9fff])[\s\-_.*·•|/]+(?=[\u4e00-\u9fff])")
+# Written as "a gap character right after a Chinese one" (the same matches as
+# ``(?<=[\u4e00-\u9fff])[gap]+(?=[\u4e00-\u9fff])``): starting with the character class
+# lets the scan skip to the gap characters at once (about 2x faster on Chinese text).
+_GAP = r"[\s\-_.*·•|/]"
+_CJK_GAP = re.compile(rf"{_GAP}(?<=[\u4e00-\u9fff]{_GAP}){_GAP}*(?=[\u4e00-\u9fff])")
 # Curly apostrophes read as straight ones ("haven’t" is "haven't").
-_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'"})
-_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_QUOTES = ("\u2018", "\u2019", "\u02bc")
+# Full-width ASCII forms (ＬＡＷＳＵＩＴ, the ，：！ of Chinese text): NFKC maps each of
+# U+FF01-U+FF5E to U+0021-U+007E, and nothing else (see _nfkc).
+_FULL_WIDTH = re.compile("[\uff01-\uff5e]")
+# The lookahead changes no match (re.I folds h and w with H and W only); it lets the scan
+# skip the positions that cannot start a link (re.I keeps it from doing so by itself).
+_URL = re.compile(r"(?=[hw])(?:https?://|www\.)\S+", re.IGNORECASE)
 # The lookahead changes no match (every match starts with one of these characters); it
 # lets the scan skip the other positions at once: about 2x faster on Chinese text.
 _MONEY = re.compile(
@@ -85,13 +94,24 @@ _MONTH_NUM = {
     )
     for name in names
 }  # fmt: skip
-# (pattern, kind, a character every match contains: the pattern is skipped without it).
-_DATES = [
-    (re.compile(r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})"), "ymd", "-"),
-    (re.compile(r"(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})"), "ymd", "/"),
-    (re.compile(r"(?P<y>\d{4})\s?年\s?(?P<m>\d{1,2})\s?月\s?(?P<d>\d{1,2})\s?日"), "ymd", "年"),
-    (re.compile(r"(?<!\d)(?P<m>\d{1,2})\s?月\s?(?P<d>\d{1,2})\s?日"), "md", "月"),
-    (re.compile(rf"(?P<d>\d{{1,2}})\s(?P<mon>{_MONTHS})\.?,?\s(?P<y>\d{{4}})", re.I), "dmony", ""),
+# (pattern, kind, what every match holds: a character at one of these offsets from its
+# start, or a pattern it contains). Without it in the text the pattern is skipped; with
+# a character, only the starts it allows are tried (_anchored).
+_YEAR_AFTER_SPACE = re.compile(r"\s\d{4}")  # the year of both "dmony" forms
+_DATES: list[tuple[re.Pattern[str], str, tuple[str, tuple[int, ...]] | re.Pattern[str]]] = [
+    (re.compile(r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})"), "ymd", ("-", (4,))),
+    (re.compile(r"(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})"), "ymd", ("/", (4,))),
+    (
+        re.compile(r"(?P<y>\d{4})\s?年\s?(?P<m>\d{1,2})\s?月\s?(?P<d>\d{1,2})\s?日"),
+        "ymd",
+        ("年", (5, 4)),
+    ),
+    (re.compile(r"(?<!\d)(?P<m>\d{1,2})\s?月\s?(?P<d>\d{1,2})\s?日"), "md", ("月", (3, 2, 1))),
+    (
+        re.compile(rf"(?P<d>\d{{1,2}})\s(?P<mon>{_MONTHS})\.?,?\s(?P<y>\d{{4}})", re.I),
+        "dmony",
+        _YEAR_AFTER_SPACE,
+    ),
     # The lookahead changes no match (every month name starts with one of these letters,
     # and re.I folds both alike); it lets the scan skip most positions without trying
     # each name: about 15x faster on Chinese text, 3x on English.
@@ -100,7 +120,7 @@ _DATES = [
             rf"(?=[adfjmnos])(?P<mon>{_MONTHS})\.?\s(?P<d>\d{{1,2}}),?\s(?P<y>\d{{4}})", re.I
         ),
         "dmony",
-        "",
+        _YEAR_AFTER_SPACE,
     ),
 ]
 # A bare number (no currency sign or unit) that belongs to a name or an id: glued to a
@@ -203,8 +223,23 @@ def _as_read(text: str) -> str:
     ASCII text (most English messages) needs only the lower case."""
     if text.isascii():
         return text.lower()
-    folded = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).translate(_QUOTES)
+    folded = _nfkc(text)
+    if _INVISIBLE.search(folded):
+        folded = _INVISIBLE.sub("", folded)
+    for quote in _QUOTES:
+        if quote in folded:  # str.translate looks up every character: 30 µs a message
+            folded = folded.replace(quote, "'")
     return _CJK_GAP.sub("", folded).lower()
+
+
+def _nfkc(text: str) -> str:
+    """``unicodedata.normalize("NFKC", text)``, about 6x faster on Chinese text: its
+    full-width punctuation (，：！) is what usually keeps it from being NFKC already. Each
+    full-width form's NFKD is its ASCII letter alone, so replacing them first leaves the
+    NFKC the same; what is then NFKC already (checked exactly) needs nothing more."""
+    for char in set(_FULL_WIDTH.findall(text)):
+        text = text.replace(char, chr(ord(char) - 0xFEE0))
+    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
 
 
 def _words(rule: str, lowered: str, words: Iterable[str], why: str) -> list[LintProblem]:
@@ -236,9 +271,15 @@ def _whole_word(w: str) -> re.Pattern[str] | None:
 def _extract_dates(text: str) -> tuple[str, set[date]]:
     found: set[date] = set()
     for pattern, kind, needed in _DATES:
-        if needed and needed not in text:
-            continue
-        matches = list(pattern.finditer(text))
+        if isinstance(needed, re.Pattern):
+            if needed.search(text) is None:
+                continue
+            matches = list(pattern.finditer(text))
+        else:
+            anchor, offsets = needed
+            if anchor not in text:
+                continue
+            matches = _anchored(pattern, text, anchor, offsets)
         if not matches:
             continue
         for match in matches:
@@ -253,6 +294,27 @@ def _extract_dates(text: str) -> tuple[str, set[date]]:
                 continue
         text = _blanked(text, matches)
     return text, found
+
+
+def _anchored(
+    pattern: re.Pattern[str], text: str, anchor: str, offsets: tuple[int, ...]
+) -> list[re.Match[str]]:
+    """``list(pattern.finditer(text))`` for a pattern whose every match holds ``anchor`` at
+    one of ``offsets`` from its start: only those starts are tried, in the order the scan
+    would reach them (the same matches; the regex scan tries every position, about 10 µs
+    a pattern on a Chinese e-mail)."""
+    starts: set[int] = set()
+    at = text.find(anchor)
+    while at >= 0:
+        starts.update(at - offset for offset in offsets if at >= offset)
+        at = text.find(anchor, at + 1)
+    matches: list[re.Match[str]] = []
+    end = 0
+    for start in sorted(starts):
+        if start >= end and (match := pattern.match(text, start)) is not None:
+            matches.append(match)
+            end = match.end()
+    return matches
 
 
 def _blanked(text: str, matches: list[re.Match[str]]) -> str:

@@ -171,10 +171,7 @@ class MessageContext:
 
     def template_vars(self) -> dict[str, Any]:
         """The fields and the derived values, as template variables."""
-        values: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
-        for name in DERIVED:
-            values[name] = getattr(self, name)
-        return values
+        return {name: getattr(self, name) for name in _VARIABLES}
 
 
 DERIVED = (
@@ -182,3 +179,6 @@ DERIVED = (
     "waived_penalty", "penalty_after_waiver", "total_with_penalty", "overdue_with_penalty",
     "instalment_first", "instalment_rest", "instalments", "format_locale",
 )  # fmt: skip
+# The template variables in the order template_vars gives them: the fields, then DERIVED
+# (the field names looked up once, not per message).
+_VARIABLES = (*(f.name for f in fields(MessageContext)), *DERIVED)

@@ -20,7 +20,7 @@ autoescape, from the same file.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -34,9 +34,12 @@ from jinja2 import (
     Template,
     TemplateError,
     TemplateNotFound,
+    meta,
     pass_context,
 )
+from jinja2.environment import TemplateModule
 from jinja2.runtime import Context
+from jinja2.utils import missing
 from markupsafe import Markup, escape
 
 from notifier.render.context import TONES, MessageContext
@@ -92,6 +95,63 @@ def _is_html(name: str | None) -> bool:
     return name is not None and (name.startswith(HTML_PREFIX) or name.endswith(HTML_SUFFIXES))
 
 
+MODULES = "_modules"  # the template variable holding one message's imported modules
+# What the filters read from the context besides their arguments (_money, _day, ...).
+FILTER_NAMES = ("currency", "format_locale")
+
+
+class _Template(Template):
+    """A template whose ``import ... with context`` is built once per message where the
+    result is the same: an e-mail layout and its step both import the locale's
+    ``_common.j2`` (the text twice, the HTML twice). A module is reused only when every
+    name it can read (its free variables, what the filters read) has the very same value
+    as when it was built; otherwise, and outside a message's values, it is built anew."""
+
+    _reads: tuple[str, ...] | None = None
+
+    def make_module(
+        self,
+        vars: dict[str, Any] | None = None,
+        shared: bool = False,
+        locals: Mapping[str, Any] | None = None,
+    ) -> TemplateModule:
+        memo = vars.get(MODULES) if vars is not None and shared else None
+        if not isinstance(memo, dict):
+            return super().make_module(vars, shared, locals)
+        assert vars is not None
+        built = memo.get(self)
+        if built is not None and all(
+            _seen(n, vars, locals) is _seen(n, built[1], built[2]) for n in self._free_names()
+        ):
+            module: TemplateModule = built[0]
+            return module
+        # Jinja never changes a context's variables once made, nor ``vars`` (a fresh dict,
+        # or the message's values): kept as they are, they are compared when asked again.
+        module = super().make_module(vars, shared, locals)
+        memo[self] = (module, vars, locals)
+        return module
+
+    def _free_names(self) -> tuple[str, ...]:
+        """The names the template reads from its context (jinja2.meta), and the filters'."""
+        if self._reads is None:
+            loader = self.environment.loader
+            assert loader is not None and self.name is not None
+            source = loader.get_source(self.environment, self.name)[0]
+            free = meta.find_undeclared_variables(self.environment.parse(source))
+            self._reads = (*sorted(free), *FILTER_NAMES, FORMATTED, MODULES)
+        return self._reads
+
+
+def _seen(name: str, vars: dict[str, Any], locals: Mapping[str, Any] | None) -> Any:
+    """The value ``name`` has in a module built from ``vars`` and ``locals``, as
+    ``jinja2.runtime.new_context`` merges them (a local that is not missing wins)."""
+    if locals:
+        value = locals.get(name, missing)
+        if value is not missing:
+            return value
+    return vars.get(name, missing)
+
+
 class Renderer:
     """One Jinja environment over a templates directory; safe to share between threads.
 
@@ -122,6 +182,7 @@ class Renderer:
             upfirst=_upfirst,
         )
         self.env.tests["http_url"] = _is_http_url
+        self.env.template_class = _Template
         self._compiled: dict[str, Template] = {}  # by name, when auto_reload is off
         self._subject_from_text: bool | None = None  # see _subject
 
@@ -139,6 +200,7 @@ class Renderer:
         step = f"email/{ctx.locale}/{ctx.step}.j2"
         self._step_template("email", ctx, step)
         values = _values(ctx)
+        values[MODULES] = {}  # its layouts and its step import _common.j2: see _Template
         text_layout = self._template("email/_layout.txt.j2")
         context = text_layout.new_context(values)
         text = self._run(text_layout, context, ctx)

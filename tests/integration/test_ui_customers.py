@@ -186,6 +186,8 @@ def test_customer_page_shows_header_items_and_timeline_in_both_zones(
     assert '2026-03-02 08:00 Mon <span class="muted">customer&#39;s time</span>' in timeline
     assert '2026-03-02 00:00 Mon <span class="muted">your time</span>' in timeline
     assert "Payment" in timeline and "2026-02-10" in timeline and "CN¥1,000.00" in timeline
+    # the next call window (issue 14): the business afternoon, in the customer's time
+    assert re.search(r'data-field="next_call">Next call window: 2026-03-0\d 1[45]:\d\d', html)
 
 
 def test_the_page_speaks_the_viewers_language(app: FastAPI, engine: Engine) -> None:
@@ -193,6 +195,7 @@ def test_the_page_speaks_the_viewers_language(app: FastAPI, engine: Engine) -> N
     client, _ = login(app, "zhang")
     html = client.get("/customers/C1").text
     assert "时间线" in html and "记录付款承诺" in html and "生成草稿" in html
+    assert "证据档案" in html and "下次通话时段" in html
     assert "Timeline" not in html
 
 
