@@ -141,7 +141,7 @@ def drafts(
         ids = {r["customer_id"] for r in rows}
         names = dict(session.execute(
             select(col(Customer.id), col(Customer.name)).where(col(Customer.id).in_(ids))
-        ).tuples().all()) if ids else {}  # fmt: skip
+        ).all()) if ids else {}  # fmt: skip
     if format_ == "json":
         if output is None:
             print(json.dumps(rows, ensure_ascii=False, indent=2))

@@ -92,7 +92,7 @@ def list_calls(session: Session, f: CallFilter, policy: Policy) -> list[tuple[Re
         until = f.at + timedelta(hours=policy.planning.horizon_hours)
         query = query.where(col(Reminder.slot_start) < until)
     query = query.order_by(col(Reminder.slot_start), col(Reminder.id)).limit(f.limit)
-    return [(r, c) for r, c in session.execute(query).tuples()]
+    return [(r, c) for r, c in session.execute(query).all()]
 
 
 def call_json(r: Reminder, customer: Customer, outcomes: list[CallOutcome] | None = None
