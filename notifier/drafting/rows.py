@@ -5,30 +5,18 @@ with the facts the draft was written from (explain and the pages show the same).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from notifier.domain.slots import Slot
-from notifier.domain.standing import Standing
+from notifier.domain.standing import CustomerFacts, Standing
 from notifier.drafting.compose import Composed
 
 
-class Recipient(Protocol):
-    @property
-    def id(self) -> str: ...
-    @property
-    def phone(self) -> str | None: ...
-    @property
-    def email(self) -> str | None: ...
-    @property
-    def address(self) -> str | None: ...
-
-
-def address_for(customer: Recipient, channel: str) -> str | None:
-    """Where the channel reaches the customer: postal for a letter (issue 15), the phone
-    for a text or a call, else the e-mail address."""
+def address_for(customer: CustomerFacts, channel: str) -> str | None:
+    """Where the channel reaches the customer: postal for a letter (issue 15; facts without
+    the field have none), the phone for a text or a call, else the e-mail address."""
     if channel == "letter":
-        return customer.address
+        return getattr(customer, "address", None)
     return customer.phone if channel in ("sms", "call") else customer.email
 
 
@@ -43,27 +31,26 @@ def standing_facts(st: Standing) -> dict[str, Any]:
 
 def draft_row(
     st: Standing,
-    customer: Recipient,
     *,
     step: str,
     cycle: str | None,
     channel: str,
-    stage: str,
     tone: str,
     slot: Slot,
     composed: Composed,
     locale: str,
-    now: datetime,
     facts: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """The row of one draft; ``facts`` are the sweep's own beside the composed text's."""
+    """The row of one draft of the standing's customer at the standing's instant; ``facts``
+    are the sweep's own beside the composed text's. A side task of a settled customer
+    keeps the standing's own stage (current, settled)."""
     return {
-        "customer_id": customer.id,
+        "customer_id": st.customer.id,
         "step": step,
         "cycle": cycle,
         "channel": channel,
-        "address": address_for(customer, channel),
-        "stage": stage,
+        "address": address_for(st.customer, channel),
+        "stage": st.stage.reminder_stage or st.stage.stage,
         "tier": st.tier.tier,
         "tone": tone,
         "locale": locale,
@@ -81,6 +68,6 @@ def draft_row(
             **standing_facts(st),
         },
         "lint": [str(p) for p in composed.lint],
-        "created_at": now,
-        "updated_at": now,
+        "created_at": st.now,
+        "updated_at": st.now,
     }

@@ -88,9 +88,8 @@ def _row(
     else:
         composed = compose(message, channel, ctx.renderer, policy)  # type: ignore[arg-type]
     return draft_row(
-        st, customer, step=task.step, cycle=task.cycle, channel=channel,
-        stage=st.stage.reminder_stage or st.stage.stage, tone=tone, slot=slot,
-        composed=composed, locale=message.locale, now=st.now,
+        st, step=task.step, cycle=task.cycle, channel=channel, tone=tone, slot=slot,
+        composed=composed, locale=message.locale,
         facts={"firmer_by": task.firmer_by, "kind": task.kind},
     )  # fmt: skip
 

@@ -343,9 +343,8 @@ def _plan_batch(
             **letter_inputs(channel, customer.country, pos, ctx.calendar),
         )
         rows.append(draft_row(
-            st, customer, step=due.step.name, cycle=cycle, channel=channel,
-            stage=stage.reminder_stage, tone=tone, slot=slot, composed=composed,
-            locale=message.locale, now=now, facts={"firmer_by": due.firmer_by},
+            st, step=due.step.name, cycle=cycle, channel=channel, tone=tone, slot=slot,
+            composed=composed, locale=message.locale, facts={"firmer_by": due.firmer_by},
         ))  # fmt: skip
 
     if events:  # promises settled, escalations: before the drafts' own events
