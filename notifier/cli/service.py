@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from notifier.cli.app import app, token_app, user_app
 from notifier.cli.shell import Shell, out, shell_of
 from notifier.services import users
-from notifier.services.startup import startup_warnings
+from notifier.services.startup import settle_process, startup_warnings
 from notifier.services.users import ROLES, add_user, create_token
 from notifier.store.db import unit_of_work
 from notifier.store.models import ApiToken
@@ -70,6 +70,8 @@ def serve(
     engine = shell.ready_engine()
     _check_at_start(shell, engine)
     web = create_app(shell.settings, shell.policy, engine)
+    if scheduler:
+        settle_process(shell.sweep_context.renderer)
     wire = Wiring(shell.channels, shell.tracker)
     stop = threading.Event()
     every = shell.settings.deliver_every_seconds
@@ -105,6 +107,7 @@ def worker(ctx: typer.Context) -> None:
     name = shell.sweep_context.worker
     engine = shell.ready_engine()
     _check_at_start(shell, engine)
+    settle_process(shell.sweep_context.renderer)
     scheduler = build_scheduler(
         engine, shell.sweep_context, wire, blocking=True,
         deliver_every_s=shell.settings.deliver_every_seconds, stop=stop,

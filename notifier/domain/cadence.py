@@ -3,6 +3,7 @@ dates a message offers."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -27,12 +28,72 @@ def eligible_steps(
 ) -> list[CadenceStep]:
     """The ladder for this customer (the messages, or with ``calls`` the calls), counted
     from the oldest due date, in day order; legal steps only once a manager decided."""
+    return list(ladder(steps, tier, calls=calls, legal_authorised=legal_authorised).steps)
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """One track's steps for a tier, in day order, with each step's day for that tier."""
+
+    steps: tuple[CadenceStep, ...]
+    days: tuple[int, ...]  # non-decreasing
+
+    def latest_reached(self, days_since: int) -> int | None:
+        """The index of the last step whose day has come ``days_since`` days after the
+        anchor, or None when none has."""
+        index = bisect_right(self.days, days_since) - 1
+        return index if index >= 0 else None
+
+    def latest_within(self, days_since: int, within_days: int) -> CadenceStep | None:
+        """The last step reached within ``within_days`` of its day (older ones are over)."""
+        index = self.latest_reached(days_since)
+        if index is None or days_since - self.days[index] >= within_days:
+            return None
+        return self.steps[index]
+
+
+_LadderKey = tuple[TierName, bool, str, bool]
+# Ladders per steps tuple, kept by identity (the steps are frozen; a policy's tuple lives
+# as long as the policy), the way ``sweeps.next_due`` keeps its offsets per policy.
+_LADDERS: dict[int, tuple[Sequence[CadenceStep], dict[_LadderKey, Ladder]]] = {}
+
+
+def ladder(
+    steps: Sequence[CadenceStep],
+    tier: TierName,
+    *,
+    calls: bool,
+    anchor: str = "due",
+    legal_authorised: bool = True,
+) -> Ladder:
+    """The steps of one track (:func:`track`) open to this tier, legal steps only when
+    ``legal_authorised``, sorted by their day for the tier. Worked out once per tuple of
+    steps and arguments: the planner asks for it for every customer it looks at."""
+    key = (tier, calls, anchor, legal_authorised)
+    if not isinstance(steps, tuple):  # a list may change between calls: not kept
+        return _build_ladder(steps, *key)
+    known = _LADDERS.get(id(steps))
+    if known is None or known[0] is not steps:
+        if len(_LADDERS) > 64:
+            _LADDERS.clear()
+        known = (steps, {})
+        _LADDERS[id(steps)] = known
+    found = known[1].get(key)
+    if found is None:
+        found = known[1][key] = _build_ladder(steps, *key)
+    return found
+
+
+def _build_ladder(
+    steps: Sequence[CadenceStep], tier: TierName, calls: bool, anchor: str, legal: bool
+) -> Ladder:
     usable = [
         s
-        for s in track(steps, calls=calls)
-        if (legal_authorised or not s.requires_legal) and (not s.tiers or tier in s.tiers)
+        for s in track(steps, calls=calls, anchor=anchor)
+        if (legal or not s.requires_legal) and (not s.tiers or tier in s.tiers)
     ]
-    return sorted(usable, key=lambda s: s.day_for(tier))
+    usable.sort(key=lambda s: s.day_for(tier))
+    return Ladder(tuple(usable), tuple(s.day_for(tier) for s in usable))
 
 
 @dataclass(frozen=True)
@@ -58,17 +119,17 @@ def due_step(
     sent as a backlog: the customer hears the message that fits today. A pre-due step
     (day <= 0) is over once the due date has passed: its text speaks of a coming date.
     """
-    ladder = eligible_steps(steps, tier, legal_authorised, calls=calls)
-    reached = [i for i, s in enumerate(ladder) if s.day_for(tier) <= days_overdue]
-    if not reached:
+    rungs = ladder(steps, tier, calls=calls, legal_authorised=legal_authorised)
+    reached = rungs.latest_reached(days_overdue)
+    if reached is None:
         return None
-    if days_overdue > 0 and ladder[reached[-1]].day_for(tier) <= 0:
+    if days_overdue > 0 and rungs.days[reached] <= 0:
         return None
-    index = min(reached[-1] + broken_promises, len(ladder) - 1)
-    step = ladder[index]
+    index = min(reached + broken_promises, len(rungs.steps) - 1)
+    step = rungs.steps[index]
     if step.name in drafted:
         return None
-    return DueStep(step, index - reached[-1])
+    return DueStep(step, index - reached)
 
 
 def choose_channel(
@@ -97,14 +158,10 @@ def anchored_step(
     """The step of an anchored track (``mid_term``, ``settled``) due ``days_since`` days
     after its anchor: the latest one reached within ``within_days`` of its day, not yet
     drafted for this anchor (a step missed by longer is not sent late)."""
-    ladder = sorted(
-        (s for s in track(steps, calls=calls, anchor=anchor) if not s.tiers or tier in s.tiers),
-        key=lambda s: s.day_for(tier),
-    )
-    reached = [s for s in ladder if 0 <= days_since - s.day_for(tier) < within_days]
-    if not reached or reached[-1].name in drafted:
+    step = ladder(steps, tier, calls=calls, anchor=anchor).latest_within(days_since, within_days)
+    if step is None or step.name in drafted:
         return None
-    return reached[-1]
+    return step
 
 
 def channel_preferences(step: CadenceStep, kind: Kind) -> tuple[Channel, ...]:

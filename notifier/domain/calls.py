@@ -16,7 +16,7 @@ from typing import Literal, get_args
 
 import holidays
 
-from notifier.domain.cadence import anchored_step, cycle_key, eligible_steps
+from notifier.domain.cadence import anchored_step, cycle_key, ladder
 from notifier.domain.calendar import WorkCalendar
 from notifier.domain.items import Item
 from notifier.domain.policy import (
@@ -119,7 +119,7 @@ def mid_term(item: Item) -> date:
 
 def settled_day(items: Sequence[Item], today: date) -> date | None:
     """The day the customer paid everything it owed, when nothing is open on ``today``."""
-    if not items or any(i.undisputed().is_open(today) for i in items):
+    if not items or any(i.is_collectable_on(today) for i in items):
         return None
     days = [d for i in items if (d := i.settled_on()) is not None and d <= today]
     return max(days) if days else None
@@ -142,11 +142,10 @@ def call_due(
     messages carry the firmer steps, D21), or before the due date the mid-term call
     (seed 003)."""
     if in_collection:
-        ladder = eligible_steps(steps, tier, legal_authorised, calls=True)
-        reached = [s for s in ladder
-                   if 0 <= days_overdue - s.day_for(tier) < ANCHORED_WITHIN_DAYS]  # fmt: skip
-        if reached:
-            return None if reached[-1].name in drafted else reached[-1]
+        rungs = ladder(steps, tier, calls=True, legal_authorised=legal_authorised)
+        reached = rungs.latest_within(days_overdue, ANCHORED_WITHIN_DAYS)
+        if reached is not None:
+            return None if reached.name in drafted else reached
     if oldest is None or days_overdue > 0:
         return None
     middle = mid_term(oldest)

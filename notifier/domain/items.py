@@ -16,7 +16,9 @@ CENT = Decimal("0.01")
 
 
 def cents_to_money(cents: int) -> Decimal:
-    return (Decimal(cents) / 100).quantize(CENT)
+    """Whole cents as money with two decimals (``12345`` -> ``123.45``, ``0`` -> ``0.00``):
+    moving the decimal point is exact for any amount the store can hold."""
+    return Decimal(cents).scaleb(-2)
 
 
 def money_to_cents(amount: Decimal) -> int:
@@ -50,6 +52,8 @@ class Item:
     payment_url: str | None = None
 
     def paid_by(self, day: date) -> Decimal:
+        if not self.payments:  # most items: asked on every day the planner looks at
+            return Decimal(0)
         return sum((p.amount for p in self.payments if p.paid_on <= day), Decimal(0))
 
     def outstanding_on(self, day: date) -> Decimal:
@@ -57,7 +61,16 @@ class Item:
         return max(self.amount - self.paid_by(day), Decimal(0))
 
     def is_open(self, day: date) -> bool:
-        return self.issued_on <= day and self.outstanding_on(day) > 0
+        """Issued by ``day`` and something still owed at its end."""
+        return self.issued_on <= day and self.amount > self.paid_by(day)
+
+    def is_collectable_on(self, day: date) -> bool:
+        """Whether the part still collected is open on ``day``: what
+        ``self.undisputed().is_open(day)`` says, without building that item (D22)."""
+        if self.issued_on > day:
+            return False
+        owed = self.amount - self.set_aside if self.disputed else self.amount
+        return owed > (self.paid_by(day) if self.payments else 0)
 
     @property
     def set_aside(self) -> Decimal:

@@ -54,9 +54,20 @@ def customer_stage(items: Iterable[Item], today: date, policy: StagePolicy) -> S
     What an open dispute sets aside is paused (D22): a wholly disputed item does not set
     the stage, a partly disputed one does while its undisputed part is owed.
     """
-    open_items = [i for i in items if i.undisputed().is_open(today)]
-    if not open_items:
+    oldest = oldest_open(items, today)
+    if oldest is None:
         return StageResult("settled", 0, None)
-    oldest = min(open_items, key=lambda i: (i.due_on, i.id))
     days = oldest.days_overdue(today)
     return StageResult(stage_for_days(days, policy), days, oldest.id)
+
+
+def oldest_open(items: Iterable[Item], today: date) -> Item | None:
+    """The item that sets the stage: of those whose undisputed part is open on ``today``,
+    the one due first (by id on the same due date); None when nothing is open."""
+    oldest: Item | None = None
+    for item in items:
+        if item.is_collectable_on(today) and (
+            oldest is None or (item.due_on, item.id) < (oldest.due_on, oldest.id)
+        ):
+            oldest = item
+    return oldest

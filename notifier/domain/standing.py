@@ -184,6 +184,8 @@ class Standing:
 
     @cached_property
     def promises(self) -> Promises:
+        if not self.promise_facts:  # most customers never promised anything
+            return Promises(None, 0, (), ())
         oldest = self._oldest
         cycle_start = oldest.due_on if oldest is not None else None
         active: PromiseFact | None = None
@@ -194,7 +196,7 @@ class Standing:
             status = p.status
             if status == "open" and p.promised_on < self.today:
                 late = any(
-                    i.undisputed().is_open(p.promised_on) and i.due_on < p.promised_on
+                    i.is_collectable_on(p.promised_on) and i.due_on < p.promised_on
                     for i in self.items
                 )
                 status = "broken" if late else "kept"
@@ -212,14 +214,21 @@ class Standing:
         c = self.customer
         due = None
         if c.escalated_at is None and self.stage.reminder_stage is not None:
-            broken = self.promises.broken
+            broken = self._broken_promises
             if broken >= self.policy.planning.broken_promises_to_escalate:
                 due = f"{broken} broken promises to pay (D21)"
         return Escalation(c.escalated_at, c.escalation_reason, due)
 
     @property
+    def _broken_promises(self) -> int:
+        """``promises.broken``, without working out the promises of one who made none."""
+        return self.promises.broken if self.promise_facts else 0
+
+    @property
     def paused_by(self) -> str | None:
         """Why reminders wait although something is due (D21), else None."""
+        if not self.promise_facts:
+            return None
         active = self.promises.active
         return None if active is None else f"promised to pay by {active.promised_on.isoformat()}"
 
@@ -235,7 +244,7 @@ class Standing:
         return due_step(
             cadence.steps, self.stage.days_overdue, self.tier.tier,
             self.customer.legal_authorised, self.reminders.drafted.get(self.cycle, ()),
-            self.promises.broken,
+            self._broken_promises,
         )  # fmt: skip
 
     @cached_property
@@ -281,7 +290,8 @@ class Standing:
             if call is not None:
                 tasks.append(SideTask(call.name, call.template_name, self.cycle, ("call",),
                                       call.tone, "call"))  # fmt: skip
-        settled = settled_day(self.items, self.today)
+        # Only a customer with nothing open has settled (the stage says so already).
+        settled = settled_day(self.items, self.today) if self.stage.stage == "settled" else None
         if settled is not None and was_collected(self.items, drafted):
             cycle = settled_cycle(settled)
             for calls in (False, True):

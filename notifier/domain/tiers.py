@@ -10,12 +10,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
 from notifier.domain.items import Item
 from notifier.domain.policy import TierName, TierPolicy
 
 
+@lru_cache(maxsize=4096)
 def months_before(day: date, months: int) -> date:
+    """The same day of the month ``months`` earlier (the month's last day when it has no
+    such day). Kept: every customer seen on the same day asks the same question."""
     year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
     month += 1
     for d in (day.day, 30, 29, 28):
@@ -46,28 +50,37 @@ class TierDecision:
 def tier_facts(
     items: Iterable[Item], today: date, policy: TierPolicy, portfolio_outstanding: Decimal
 ) -> TierFacts:
-    items = list(items)
+    """The facts the tier is decided on, from the items issued by ``today``."""
     since = months_before(today, policy.lookback_months)
+    late_after = policy.late_after_days
     late = 0
     longest = 0
     outstanding = Decimal(0)
     overdue_now = 0
+    first = today
     for item in items:
-        if item.issued_on > today:
+        issued = item.issued_on
+        if issued > today:
             continue
+        if issued < first:
+            first = issued
+        due = item.due_on
         settled = item.settled_on()
         if settled is not None and settled <= today:
-            if since <= settled and (settled - item.due_on).days > policy.late_after_days:
+            delay = (settled - due).days  # how late it was paid (negative: early)
+            if since <= settled and delay > late_after:
                 late += 1
-            if since <= item.due_on:
-                longest = max(longest, item.delay_days(today))
+            if since <= due and delay > longest:
+                longest = delay
         else:
             outstanding += item.outstanding_on(today)
-            overdue_now = max(overdue_now, item.days_overdue(today))
-            longest = max(longest, item.delay_days(today))
-    first = min((i.issued_on for i in items if i.issued_on <= today), default=today)
+            overdue = (today - due).days  # also its delay so far
+            if overdue > overdue_now:
+                overdue_now = overdue
+            if overdue > longest:
+                longest = overdue
     share = outstanding / portfolio_outstanding if portfolio_outstanding > 0 else Decimal(0)
-    return TierFacts(late, longest, (today - first).days, share, max(overdue_now, 0))
+    return TierFacts(late, longest, (today - first).days, share, overdue_now)
 
 
 def decide_tier(

@@ -142,6 +142,13 @@ class _Template(Template):
         return self._reads
 
 
+def template_names(listed: list[str]) -> list[str]:
+    """The templates of a directory listing as the renderer loads them: every ``.j2`` file,
+    and the e-mail ones a second time as HTML (``html:``: the HTML layout's imports)."""
+    found = sorted(n for n in listed if n.endswith(".j2"))
+    return [*found, *(HTML_PREFIX + n for n in found if n.startswith("email/"))]
+
+
 def _seen(name: str, vars: dict[str, Any], locals: Mapping[str, Any] | None) -> Any:
     """The value ``name`` has in a module built from ``vars`` and ``locals``, as
     ``jinja2.runtime.new_context`` merges them (a local that is not missing wins)."""
@@ -185,6 +192,19 @@ class Renderer:
         self.env.template_class = _Template
         self._compiled: dict[str, Template] = {}  # by name, when auto_reload is off
         self._subject_from_text: bool | None = None  # see _subject
+
+    def compile_all(self) -> int:
+        """Compile every template of the directory now (the e-mail ones also as HTML, as
+        the HTML layout imports them), with the names each reads: a long-running process
+        (``notifier worker``) does this once at start, so a broken template is found then
+        and no tick pays Jinja2's compilation. With auto_reload nothing is kept. Returns
+        how many templates there were."""
+        names = template_names(self.env.list_templates())
+        for name in names:
+            template = self._template(name)
+            if isinstance(template, _Template):
+                template._free_names()
+        return len(names)
 
     def sms(self, ctx: MessageContext) -> RenderedSms:
         name = f"sms/{ctx.locale}/{ctx.step}.txt.j2"

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import Row, case, func, select
+from sqlalchemy import BindParameter, Row, Select, bindparam, case, func, select
 from sqlmodel import Session, col
 
 from notifier.domain.instalments import Instalment, allocate
@@ -89,69 +89,80 @@ def customer_rows_by_id(session: Session, ids: Sequence[str]) -> list[CustomerRo
 def items_for(session: Session, customer_ids: Sequence[str]) -> dict[str, list[Item]]:
     """The receivables of these customers as domain items, with payments and disputes.
 
-    Plain rows (SQLAlchemy Core), not ORM objects: the planning sweep reads every
-    receivable once per run, and building mapped instances cost more than the query."""
+    Plain rows (SQLAlchemy Core statements built once, the ids an expanding parameter),
+    not ORM objects: the planning sweep reads every receivable once per run, and building
+    mapped instances cost more than the query. Like an ORM query, it flushes the session
+    first (when autoflush is on), so rows added but not yet flushed are read too."""
     if not customer_ids:
         return {}
-    receivables = session.execute(
-        select(*_ITEM_COLUMNS).where(col(Receivable.customer_id).in_(customer_ids))
-    ).all()
-    invoice_ids = [r.id for r in receivables]
+    receivables = _read(session, _RECEIVABLES, customer_ids)
+    invoice_ids = [r[0] for r in receivables]
     payments: dict[str, list[PaymentFact]] = defaultdict(list)
     disputed: dict[str, int | None] = {}  # invoice -> cents set aside (None: all of it)
     # By lists of invoice ids, not by a subquery on the customers: measured at 300,000
     # customers, the subquery form left the sweep's resident memory 100 MiB higher.
     for chunk in _chunks(invoice_ids, BATCH):
-        for invoice_id, cents, paid_on in session.execute(
-            select(col(Payment.invoice_id), col(Payment.amount_cents), col(Payment.paid_on)).where(
-                col(Payment.invoice_id).in_(chunk)
-            )
-        ):
+        for invoice_id, cents, paid_on in _read(session, _PAYMENTS, chunk):
             payments[invoice_id].append(PaymentFact(cents_to_money(cents), paid_on))
-        disputed.update(
-            (invoice_id, aside)
-            for invoice_id, aside in session.execute(
-                select(col(Dispute.invoice_id), col(Dispute.amount_cents)).where(
-                    col(Dispute.invoice_id).in_(chunk),
-                    col(Dispute.resolved_at).is_(None),
-                )
-            )
-        )
+        disputed.update(_read(session, _DISPUTES, chunk))
     result: dict[str, list[Item]] = {cid: [] for cid in customer_ids}
     _add_plan_items(session, receivables, payments, result)
-    for r in receivables:
-        if r.plan_id is not None:
+    for rid, customer_id, cents, issued_on, due_on, currency, rate, url, plan_id in receivables:
+        if plan_id is not None:
             continue  # rescheduled: its plan's instalments fall due instead (D20)
-        paid = payments.get(r.id, ())
-        aside = disputed.get(r.id)
-        result[r.customer_id].append(
+        paid = payments.get(rid)
+        if paid is None:
+            facts: tuple[PaymentFact, ...] = ()
+        else:
+            facts = tuple(sorted(paid, key=_paid_on)) if len(paid) > 1 else tuple(paid)
+        aside = disputed.get(rid)
+        result[customer_id].append(
             Item(
-                id=r.id,
-                amount=cents_to_money(r.amount_cents),
-                issued_on=r.issued_on,
-                due_on=r.due_on,
-                currency=r.currency,
-                payments=tuple(sorted(paid, key=_paid_on)) if len(paid) > 1 else tuple(paid),
-                penalty_rate_daily=r.penalty_rate_daily,
-                disputed=r.id in disputed,
+                id=rid,
+                amount=cents_to_money(cents),
+                issued_on=issued_on,
+                due_on=due_on,
+                currency=currency,
+                payments=facts,
+                penalty_rate_daily=rate,
+                disputed=rid in disputed,
                 disputed_amount=None if aside is None else cents_to_money(aside),
-                payment_url=r.payment_url,
+                payment_url=url,
             )
         )
     return result
 
 
+_RECEIVABLE = Receivable.__table__  # type: ignore[attr-defined]
 _ITEM_COLUMNS = (
-    col(Receivable.id),
-    col(Receivable.customer_id),
-    col(Receivable.amount_cents),
-    col(Receivable.issued_on),
-    col(Receivable.due_on),
-    col(Receivable.currency),
-    col(Receivable.penalty_rate_daily),
-    col(Receivable.payment_url),
-    col(Receivable.plan_id),
+    _RECEIVABLE.c.id,
+    _RECEIVABLE.c.customer_id,
+    _RECEIVABLE.c.amount_cents,
+    _RECEIVABLE.c.issued_on,
+    _RECEIVABLE.c.due_on,
+    _RECEIVABLE.c.currency,
+    _RECEIVABLE.c.penalty_rate_daily,
+    _RECEIVABLE.c.payment_url,
+    _RECEIVABLE.c.plan_id,
 )
+_PAYMENT = Payment.__table__  # type: ignore[attr-defined]
+_DISPUTE = Dispute.__table__  # type: ignore[attr-defined]
+_IDS: BindParameter[str] = bindparam("ids", expanding=True)
+_RECEIVABLES = select(*_ITEM_COLUMNS).where(_RECEIVABLE.c.customer_id.in_(_IDS))
+_PAYMENTS = select(_PAYMENT.c.invoice_id, _PAYMENT.c.amount_cents, _PAYMENT.c.paid_on).where(
+    _PAYMENT.c.invoice_id.in_(_IDS)
+)
+_DISPUTES = select(_DISPUTE.c.invoice_id, _DISPUTE.c.amount_cents).where(
+    _DISPUTE.c.invoice_id.in_(_IDS), _DISPUTE.c.resolved_at.is_(None)
+)
+
+
+def _read(session: Session, statement: Select[Any], ids: Sequence[str]) -> Sequence[Any]:
+    """``statement`` for these ids in the session's transaction, after the flush an ORM
+    query would make (a Core statement on the connection makes none of its own)."""
+    if session.autoflush:
+        session.flush()
+    return session.connection().execute(statement, {"ids": list(ids)}).all()
 
 
 def _paid_on(p: PaymentFact) -> date:

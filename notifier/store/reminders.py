@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, get_args
 
 from sqlalchemy import (
@@ -40,12 +40,13 @@ from notifier.domain import lifecycle as lc
 from notifier.domain.lifecycle import Move, Status
 from notifier.domain.reads import Outcome
 from notifier.domain.slots import Slot
-from notifier.store.bulk import insert_ignoring_conflicts
+from notifier.store.bulk import insert_ignoring_conflicts, insert_rows
 from notifier.store.models import Event, LetterPost, Reminder, ReminderEdit
 
 _R = Reminder.__table__  # type: ignore[attr-defined]  # Core statements on the same table
 _AT = _R.c.updated_at.type
-_EVENT = insert(Event.__table__)  # type: ignore[attr-defined]
+_EVENTS = Event.__table__  # type: ignore[attr-defined]
+_EVENT = insert(_EVENTS)
 _KEY = ("customer_id", "step", "cycle")
 LETTER = "letter"  # the channel no provider sends: printed and posted by a person
 CALL = "call"  # a call task (issue 14): made by a person, never claimed by delivery
@@ -190,37 +191,57 @@ def insert_drafts(session: Session, rows: Sequence[dict[str, Any]], now: datetim
                   actor: str = "planner") -> list[dict[str, Any]]:  # fmt: skip
     """The planner's new drafts, pending approval, each once per (customer, step, cycle)
     (ON CONFLICT DO NOTHING); a ``drafted`` event for each one inserted, which are
-    returned (id, customer_id, step, channel, slot_start)."""
+    returned (id, customer_id, step, channel, slot_start), in the order given."""
     _born(rows, now)
-    inserted = insert_ignoring_conflicts(session, _R, rows, _KEY,
-                                         returning=("id", "customer_id", "step", "channel",
-                                                    "slot_start"))  # fmt: skip
-    if inserted:
-        session.execute(_EVENT, [
-            {"at": now, "kind": "drafted", "customer_id": row["customer_id"], "actor": actor,
-             "data": {"reminder_id": row["id"], "step": row["step"], "channel": row["channel"],
-                      "slot_start": row["slot_start"].isoformat()}}
-            for row in inserted
-        ])  # fmt: skip
+    inserted = [
+        {"id": rid, "customer_id": row["customer_id"], "step": row["step"],
+         "channel": row["channel"], "slot_start": row["slot_start"].astimezone(UTC)}
+        for rid, row in _created(session, rows)
+    ]  # fmt: skip
+    _record(session, [
+        {"at": now, "kind": "drafted", "customer_id": row["customer_id"], "actor": actor,
+         "data": {"reminder_id": row["id"], "step": row["step"], "channel": row["channel"],
+                  "slot_start": row["slot_start"].isoformat()}}
+        for row in inserted
+    ])  # fmt: skip
     return inserted
 
 
 def insert_fallbacks(session: Session, rows: Sequence[dict[str, Any]], now: datetime,
                      actor: str = "fallback") -> list[dict[str, Any]]:  # fmt: skip
     """The fallback sweep's SMS drafts (approved at once where the row names the policy
-    in ``decided_by``); a ``fallback_drafted`` event for each one inserted."""
+    in ``decided_by``); a ``fallback_drafted`` event for each one inserted, which are
+    returned (id, customer_id, fallback_of, status), in the order given."""
     _born(rows, now)
-    inserted = insert_ignoring_conflicts(session, _R, rows, _KEY,
-                                         returning=("id", "customer_id", "fallback_of",
-                                                    "status"))  # fmt: skip
-    if inserted:
-        session.execute(_EVENT, [
-            {"at": now, "kind": "fallback_drafted", "customer_id": row["customer_id"],
-             "actor": actor, "data": {"fallback_of": row["fallback_of"],
-                                      "status": row["status"], "reminder_id": row["id"]}}
-            for row in inserted
-        ])  # fmt: skip
+    inserted = [
+        {"id": rid, "customer_id": row["customer_id"], "fallback_of": row.get("fallback_of"),
+         "status": row["status"]}
+        for rid, row in _created(session, rows)
+    ]  # fmt: skip
+    _record(session, [
+        {"at": now, "kind": "fallback_drafted", "customer_id": row["customer_id"],
+         "actor": actor, "data": {"fallback_of": row["fallback_of"],
+                                  "status": row["status"], "reminder_id": row["id"]}}
+        for row in inserted
+    ])  # fmt: skip
     return inserted
+
+
+def _created(session: Session, rows: Sequence[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    """(id, row) of each row this call inserted, in the order given: the database returns
+    only the ids and keys of what it inserted (ON CONFLICT DO NOTHING), the rest is the
+    caller's own row (of rows that share a key, the first is the one inserted)."""
+    position: dict[tuple[Any, ...], int] = {}
+    for i, row in enumerate(rows):
+        position.setdefault((row["customer_id"], row["step"], row["cycle"]), i)
+    new = insert_ignoring_conflicts(session, _R, rows, _KEY, returning=("id", *_KEY))
+    found = sorted((position[(n["customer_id"], n["step"], n["cycle"])], n["id"]) for n in new)
+    return [(rid, rows[i]) for i, rid in found]
+
+
+def _record(session: Session, events: list[dict[str, Any]]) -> None:
+    """Events that need nothing read back: one executemany."""
+    insert_rows(session, _EVENTS, events)
 
 
 # -- delivery: claims ---------------------------------------------------------------------

@@ -8,18 +8,19 @@ expired. ``sweeps/plan.py`` calls these for each batch; the rules are the standi
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Row, select
 from sqlmodel import Session, col
 
-from notifier.domain.calendar import CalendarNotPublished, WorkCalendar
+from notifier.domain.calendar import CalendarNotPublished
 from notifier.domain.calls import SideTask, greeting_days, mid_term
 from notifier.domain.lifecycle import Status
+from notifier.domain.policy import Policy, TierName
 from notifier.domain.slots import SEARCH_DAYS, Slot, slot_for
-from notifier.domain.standing import EarlierReminders, PromiseFact, SlotMemo, Standing, standing_of
+from notifier.domain.standing import SlotMemo, Standing
 from notifier.drafting.compose import compose, compose_call, message_context, payment_url
 from notifier.drafting.rows import draft_row
 from notifier.services.calls import next_call_window
@@ -27,7 +28,7 @@ from notifier.store import reminders
 from notifier.store.models import Reminder
 from notifier.store.queries import CustomerRow
 from notifier.sweeps.context import SweepContext
-from notifier.sweeps.next_due import LOOK_AHEAD, TINY, local_midnight
+from notifier.sweeps.next_due import TINY, Beside, coming
 
 if TYPE_CHECKING:
     from notifier.sweeps.plan import PlanReport
@@ -94,6 +95,17 @@ def _row(
     )  # fmt: skip
 
 
+@dataclass
+class Carried:
+    """What :func:`carry_calls` did, by reminder id: the call tasks moved to their next
+    window (the new slot), those expired; and the customers of call tasks it found no
+    longer open (moved on since the batch read them: what became of them is not known)."""
+
+    moved: dict[int, Slot] = field(default_factory=dict)
+    expired: set[int] = field(default_factory=set)
+    unknown: set[str] = field(default_factory=set)
+
+
 def carry_calls(
     session: Session,
     live: Sequence[Row[Any]],
@@ -102,23 +114,25 @@ def carry_calls(
     now: datetime,
     ctx: SweepContext,
     report: PlanReport,
-) -> set[str]:
+) -> Carried:
     """Call tasks whose window ended with no outcome: to the next window, or expired once
-    offered in ``planning.call_windows_max`` windows. Returns the customers touched."""
-    ids = [r.id for r in live if r.channel == "call" and r.slot_end <= now
-           and r.id not in cancelled and r.customer_id in standings]  # fmt: skip
-    if not ids:
-        return set()
+    offered in ``planning.call_windows_max`` windows."""
+    due = {r.id: r.customer_id for r in live if r.channel == "call" and r.slot_end <= now
+           and r.id not in cancelled and r.customer_id in standings}  # fmt: skip
+    carried = Carried()
+    if not due:
+        return carried
     most = ctx.policy.planning.call_windows_max
-    touched: set[str] = set()
     rows = session.scalars(
         select(Reminder)
-        .where(col(Reminder.id).in_(ids), col(Reminder.status) == Status.TO_CALL)
+        .where(col(Reminder.id).in_(due), col(Reminder.status) == Status.TO_CALL)
         .order_by(col(Reminder.id))
         .with_for_update()
     ).all()
+    found = {r.id for r in rows}
+    carried.unknown = {cid for rid, cid in due.items() if rid not in found}
     for r in rows:
-        touched.add(r.customer_id)
+        assert r.id is not None
         slot = None
         if r.attempts + 1 < most:
             try:
@@ -131,56 +145,67 @@ def carry_calls(
                 now,
             )  # fmt: skip
             report.calls["expired"] += 1
+            carried.expired.add(r.id)
         else:
             reminders.reslot_call(session, r, slot, "nobody made the call in its window", now,
                                   "planner")  # fmt: skip
             report.calls["carried"] += 1
+            carried.moved[r.id] = slot
     session.flush()
-    return touched
+    return carried
 
 
 def _side_days(st: Standing) -> list[date]:
     """The coming days on which a side task may become due (issue 14, D24)."""
-    cadence = st.policy.cadence
-    steps = cadence.steps if cadence is not None else ()
+    today = st.today
     days: set[date] = set()
-    for item in st.items:
-        for step in steps:
-            d = step.day_for(st.tier.tier)
-            if step.is_call and step.anchor == "due":
-                days.add(item.due_on + timedelta(days=d))
-            elif step.anchor == "mid_term":
-                days.add(mid_term(item) + timedelta(days=d))
-            elif step.anchor == "settled":
-                for payment in item.payments:
-                    days.add(payment.paid_on + timedelta(days=d))
-    days.update(greeting_days(st.policy.greetings, st.today))
-    return sorted(d for d in days if d > st.today)
+    if st.items:
+        due, middle, paid = _side_offsets(st.policy, st.tier.tier)
+        for item in st.items:
+            days.update(coming(item.due_on, due, today))
+            if middle:
+                days.update(coming(mid_term(item), middle, today))
+            for payment in item.payments if paid else ():
+                days.update(coming(payment.paid_on, paid, today))
+    days.update(greeting_days(st.policy.greetings, today))
+    return sorted(days)
 
 
-def side_look(
-    st: Standing,
-    call_ends: Sequence[datetime],
-    *,
-    promises: Sequence[PromiseFact],
-    reminders: EarlierReminders,
-    calendar: WorkCalendar,
-    tick: timedelta,
-) -> datetime | None:
-    """When the planner next has something to do beside the overdue message: a live
-    call's window ends (carry it), a side task's slot enters the horizon, or a coming day
-    makes one due. Earlier than needed is safe; later never."""
-    now, policy = st.now, st.policy
-    horizon = timedelta(hours=policy.planning.horizon_hours)
-    found: datetime | None = None
+_Offsets = tuple[timedelta, ...]
+_SIDE_OFFSETS: dict[tuple[int, str], tuple[Policy, tuple[_Offsets, _Offsets, _Offsets]]] = {}
 
-    def sooner(at: datetime | None) -> None:
-        nonlocal found
-        if at is not None and (found is None or at < found):
-            found = at
 
-    for end in call_ends:
-        sooner(max(end, now + TINY))
+def _side_offsets(policy: Policy, tier: TierName) -> tuple[_Offsets, _Offsets, _Offsets]:
+    """The tier's side-task days after an item's due date (call steps), after the middle
+    of its credit term and after a payment, each set once (kept per policy object:
+    policies are not hashable)."""
+    known = _SIDE_OFFSETS.get((id(policy), tier))
+    if known is not None and known[0] is policy:
+        return known[1]
+    if len(_SIDE_OFFSETS) > 64:
+        _SIDE_OFFSETS.clear()
+    cadence = policy.cadence
+    steps = cadence.steps if cadence is not None else ()
+
+    def after(anchor: str) -> _Offsets:
+        days = {
+            s.day_for(tier) for s in steps if s.anchor == anchor and (anchor != "due" or s.is_call)
+        }
+        return tuple(timedelta(days=d) for d in sorted(days))
+
+    result = (after("due"), after("mid_term"), after("settled"))
+    _SIDE_OFFSETS[(id(policy), tier)] = (policy, result)
+    return result
+
+
+def beside(st: Standing, call_ends: Sequence[datetime], tick: timedelta) -> Beside:
+    """What runs beside the overdue message, for ``next_look``: the soonest instant the
+    planner has something to do for it (a live call's window ends: carry it; a side task
+    due today: its slot enters the horizon), and the coming days that may make one due.
+    Earlier than needed is safe; later never."""
+    now = st.now
+    horizon = timedelta(hours=st.policy.planning.horizon_hours)
+    found = [max(end, now + TINY) for end in call_ends]
     for task in st.side_tasks:
         channel = st.side_channel(task)
         if channel is None:
@@ -188,22 +213,10 @@ def side_look(
         try:
             slot = st.call_slot() if channel == "call" else st.slot(channel)
         except CalendarNotPublished:
-            sooner(now + tick)
+            found.append(now + tick)
             continue
         if slot is not None:
-            sooner(max(slot.start - horizon + TINY, now + TINY))
+            found.append(max(slot.start - horizon + TINY, now + TINY))
         else:
-            sooner(now + timedelta(days=SEARCH_DAYS))
-    for n, day in enumerate(_side_days(st)):
-        at = local_midnight(day, st.customer.timezone)
-        if found is not None and at >= found:
-            break
-        if n >= LOOK_AHEAD:
-            sooner(at)
-            break
-        later = standing_of(st.customer, st.items, at, policy, calendar, promises=promises,
-                            reminders=reminders)  # fmt: skip
-        if later.side_tasks:
-            sooner(at)
-            break
-    return found
+            found.append(now + timedelta(days=SEARCH_DAYS))
+    return Beside(min(found, default=None), _side_days(st))

@@ -11,15 +11,20 @@ promise, escalate) change with the clock in two ways only:
   same;
 - within the day, with the contact slot entering the planning horizon.
 
-So :func:`next_look` evaluates the standing on the coming change days, in order, and
-answers the start of the first one on which the planner would act (or, today, the instant
-the due step's slot enters the horizon). Answering earlier than needed is always safe
-(the planner looks and finds nothing to do); answering later never happens, which the
-equivalence test (incremental ticks against full scans) checks.
+What runs beside the overdue messages (calls, after-payment steps, greetings: issue 14,
+D24) has days of its own and a soonest instant of its own (a live call's window ending, a
+side task's slot entering the horizon): ``sweeps/calls.py`` works them out (:class:`Beside`).
+
+So :func:`next_look` walks the coming change days and side days once, in order, with one
+standing per day, and answers the start of the first one on which the planner would act
+(or, today, the instant the due step's slot enters the horizon). Answering earlier than
+needed is always safe (the planner looks and finds nothing to do); answering later never
+happens, which the equivalence test (incremental ticks against full scans) checks.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -40,9 +45,11 @@ from notifier.domain.standing import (
 )
 from notifier.domain.tiers import months_before, tier_facts
 
-# How many coming change days are tried before answering "look again on the next one".
+# How many coming days of each kind (change days, side days) are tried before answering
+# "look again on the next one".
 LOOK_AHEAD = 6
 TINY = timedelta(microseconds=1)
+_CHANGE, _SIDE = 1, 2  # what a coming day may change: the overdue messages, side tasks
 
 
 @dataclass(frozen=True)
@@ -52,10 +59,10 @@ class Live:
     cycle: str
 
 
-_OFFSETS: dict[int, tuple[Policy, tuple[int, ...]]] = {}
+_OFFSETS: dict[int, tuple[Policy, tuple[timedelta, ...]]] = {}
 
 
-def _offsets(policy: Policy) -> tuple[int, ...]:
+def _offsets(policy: Policy) -> tuple[timedelta, ...]:
     """Days after an item's due date on which a decision about it may change (kept per
     policy object: policies are not hashable)."""
     known = _OFFSETS.get(id(policy))
@@ -69,9 +76,14 @@ def _offsets(policy: Policy) -> tuple[int, ...]:
     if policy.cadence is not None:
         for step in policy.cadence.steps:
             days |= {step.day_for(t) for t in ("A", "B", "C")}
-    offsets = tuple(sorted(days))
+    offsets = tuple(timedelta(days=d) for d in sorted(days))
     _OFFSETS[id(policy)] = (policy, offsets)
     return offsets
+
+
+def coming(start: date, offsets: Sequence[timedelta], today: date) -> list[date]:
+    """``start`` plus each of the sorted ``offsets`` that falls after ``today``."""
+    return [start + k for k in offsets[bisect_right(offsets, today - start) :]]
 
 
 @lru_cache(maxsize=8192)
@@ -97,7 +109,7 @@ def change_days(
     for item in items:
         days.add(item.issued_on)
         due = item.due_on
-        days.update(due + timedelta(days=k) for k in offsets)
+        days.update(coming(due, offsets, today))
         days.update(p.paid_on for p in item.payments)
         if due > today - timedelta(days=months * 31 + 7):
             days.add(_window_passes(due, months))
@@ -141,6 +153,16 @@ def portfolio_bound(st: Standing) -> bool:
     return facts.days_overdue_now > p.high_risk_days_overdue
 
 
+@dataclass(frozen=True)
+class Beside:
+    """What runs beside the overdue messages, for :func:`next_look`: the soonest instant
+    today's side tasks and live calls need the planner (None: none), and the coming days
+    on which a side task may become due."""
+
+    soonest: datetime | None
+    days: Sequence[date]
+
+
 def next_look(
     st: Standing,
     live: Collection[Live],
@@ -150,39 +172,68 @@ def next_look(
     calendar: WorkCalendar,
     slots: SlotMemo,
     tick: timedelta,
+    beside: Beside | None = None,
 ) -> datetime | None:
     """The earliest instant after ``st.now`` at which planning this customer could do
     anything, given its data (and what the planner just wrote: ``reminders`` with its new
     draft, ``live`` its drafts left live, ``promises`` as settled); None: never, until its
-    data changes. ``st`` is the standing at ``st.now`` with those."""
-    now, policy, customer = st.now, st.policy, st.customer
-    horizon = timedelta(hours=policy.planning.horizon_hours)
-    soonest: datetime | None = None
-    if would_act(st, live):
-        # Still something to do today: the due step's slot is not within the horizon yet.
-        soonest = now + tick
-        channel = st.channel
-        if st.due is not None and channel is not None and st.paused_by is None:
-            try:
-                slot = st.slot(channel, None, slots)
-            except CalendarNotPublished:
-                slot = None  # look again next tick (a new calendar also marks everyone)
-            else:
-                soonest = None if slot is None else max(slot.start - horizon + TINY, now + TINY)
+    data changes. ``st`` is the standing at ``st.now`` with those. With ``beside``, the
+    side tasks too (else the overdue messages only).
+
+    Each kind of day has its own budget: once ``LOOK_AHEAD`` change days (or side days)
+    were tried, the next one is the answer, unprobed. A day of both kinds is probed once."""
+    policy, customer = st.policy, st.customer
+    soonest = _soonest_today(st, live, slots, tick)
     days = change_days(st.items, promises, st.today, policy)
     if st.stage.stage == "settled" and not live and soonest is None:
         # Nothing open: only an item issued later can open a cycle.
         days = [d for d in days if any(i.issued_on == d for i in st.items)]
-    for n, day in enumerate(days):
+    kinds = dict.fromkeys(days, _CHANGE)
+    if beside is not None:
+        for d in beside.days:
+            kinds[d] = kinds.get(d, 0) | _SIDE
+        if beside.soonest is not None and (soonest is None or beside.soonest < soonest):
+            soonest = beside.soonest
+    changes = sides = 0  # days of each kind tried
+    for day in sorted(kinds):
         at = local_midnight(day, customer.timezone)
         if soonest is not None and at >= soonest:
             break
-        if n >= LOOK_AHEAD:
+        kind = kinds[day]
+        if (kind & _CHANGE and changes >= LOOK_AHEAD) or (kind & _SIDE and sides >= LOOK_AHEAD):
             return at
         later = _standing(customer, st.items, at, policy, calendar, promises, reminders)
-        if would_act(later, live) or portfolio_bound(later):
-            return at  # (a portfolio-bound tier: the total that day is not known yet)
+        if kind & _CHANGE:
+            changes += 1
+            if would_act(later, live) or portfolio_bound(later):
+                return at  # (a portfolio-bound tier: the total that day is not known yet)
+        if kind & _SIDE:
+            sides += 1
+            if later.side_tasks:
+                return at
     return soonest
+
+
+def _soonest_today(
+    st: Standing, live: Collection[Live], slots: SlotMemo, tick: timedelta
+) -> datetime | None:
+    """When the overdue messages need the planner again before the next change day: the
+    due step's slot entering the horizon, or the next tick; None when there is nothing to
+    do today, or no slot within the search span."""
+    if not would_act(st, live):
+        return None
+    now = st.now
+    channel = st.channel
+    if st.due is None or channel is None or st.paused_by is not None:
+        return now + tick
+    try:
+        slot = st.slot(channel, None, slots)
+    except CalendarNotPublished:
+        return now + tick  # look again next tick (a new calendar also marks everyone)
+    if slot is None:
+        return None
+    horizon = timedelta(hours=st.policy.planning.horizon_hours)
+    return max(slot.start - horizon + TINY, now + TINY)
 
 
 def _standing(

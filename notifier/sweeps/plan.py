@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -32,6 +31,7 @@ from notifier.domain.calendar import CalendarNotPublished
 from notifier.domain.calls import side_cycle
 from notifier.domain.items import Item, cents_to_money
 from notifier.domain.lifecycle import COUNTED, LIVE
+from notifier.domain.slots import Slot
 from notifier.domain.standing import (
     EarlierReminders,
     PromiseFact,
@@ -53,7 +53,7 @@ from notifier.store.queries import (
     items_for,
     portfolio_outstanding,
 )
-from notifier.sweeps.calls import carry_calls, side_look, side_rows
+from notifier.sweeps.calls import beside, carry_calls, side_rows
 from notifier.sweeps.context import SweepContext
 from notifier.sweeps.next_due import TINY, Live, local_midnight, next_look, portfolio_bound
 from notifier.sweeps.ticks import claim_tick, finish_tick
@@ -215,6 +215,22 @@ class _Batch:
     drafted: dict[str, dict[str, set[str]]]  # customer -> cycle -> steps
     taken: dict[str, dict[str, list[datetime]]]  # customer -> channel -> slot starts
     live: list[Row[Any]]
+    window: tuple[datetime, datetime]  # the slot starts ``taken`` holds
+
+
+@dataclass
+class _Wrote:
+    """What a batch wrote beyond its new drafts and settled promises, for the customers'
+    next states: the live reminders it ended (drafts cancelled or superseded, call tasks
+    expired), the call tasks it moved to a new slot, the customers it escalated (their
+    rows as they are now); and ``again``, the customers whose result it cannot model
+    (a row that moved on since the batch read it, a draft already there), looked at
+    again next tick."""
+
+    gone: set[int] = field(default_factory=set)
+    moved: dict[int, Slot] = field(default_factory=dict)
+    escalated: dict[str, CustomerRow] = field(default_factory=dict)
+    again: set[str] = field(default_factory=set)
 
 
 # What the sweep needs of a customer's earlier reminders: never their text.
@@ -255,7 +271,9 @@ def _load(session: Session, ids: list[str], now: datetime, horizon_end: datetime
             col(CallOutcome.at) <= window_end)
     ):  # fmt: skip
         taken[cid]["call"].append(at)
-    return _Batch(items_for(session, ids), promises, drafted, taken, live)
+    return _Batch(
+        items_for(session, ids), promises, drafted, taken, live, (window_start, window_end)
+    )
 
 
 def _plan_batch(
@@ -350,40 +368,63 @@ def _plan_batch(
     if events:  # promises settled, escalations: before the drafts' own events
         session.execute(insert(Event.__table__), events)  # type: ignore[attr-defined]
     # Reminders change only through store/reminders.py, which writes their events.
+    wrote = _Wrote()
     cancelling = _stale(data.live, current_cycle, paused)
-    report.cancelled += reminders.cancel_many(session, cancelling, now, "planner")
+    _cancel(session, cancelling, data.live, now, report, wrote)
     inserted = reminders.insert_drafts(session, rows, now, "planner")
     report.drafted += len(inserted)
     report.by_channel.update(row["channel"] for row in inserted)
+    if len(inserted) < len(rows):  # one there already (a concurrent run's): as it was
+        made = {(row["customer_id"], row["step"]) for row in inserted}
+        wrote.again |= {r["customer_id"] for r in rows if (r["customer_id"], r["step"]) not in made}
     superseded = _superseded(data.live, inserted, cancelling, rows)
-    report.cancelled += reminders.cancel_many(session, superseded, now, "planner")
+    _cancel(session, superseded, data.live, now, report, wrote)
     # A call nobody made in its window: the next window, or expired (issue 14).
     carried = carry_calls(session, data.live, set(cancelling) | set(superseded), standings,
                           now, ctx, report)  # fmt: skip
+    wrote.gone |= carried.expired
+    wrote.moved = carried.moved
+    wrote.again |= carried.unknown
     # D4: to the manager, through the one escalation path (its own events, set-based).
-    report.escalated += len(escalate_many(session, escalations, policy.escalation, "planner", now))
+    done = set(escalate_many(session, escalations, policy.escalation, "planner", now))
+    report.escalated += len(done)
+    by_id = {c.id: c for c in customers}
+    for cid, reason in escalations:
+        if cid in done:
+            wrote.escalated[cid] = by_id[cid]._replace(escalated_at=now, escalation_reason=reason)
+        else:  # escalated meanwhile by someone else: its row is not the one read
+            wrote.again.add(cid)
     session.flush()  # the promises settled: their triggers fire before the states below
-    # What the planner changed beyond a new draft (a draft cancelled frees its slot, a
-    # promise settled, an escalation) is looked at again next tick, from the rows.
-    cancelled = set(cancelling) | set(superseded)
-    again = {r.customer_id for r in data.live if r.id in cancelled} | carried
-    again |= {cid for cid, _ in escalations} | {e["customer_id"] for e in events}
     standings = {cid: st for cid, st in standings.items() if cid in mine}
-    states = _next_states(standings, rows, data, again, ctx, slots, portfolio_on)
-    planning.save(session, states)
+    planning.save(session, _next_states(standings, rows, data, wrote, ctx, slots))
+
+
+def _cancel(
+    session: Session, reasons: dict[int, str], live: list[Row[Any]], now: datetime,
+    report: PlanReport, wrote: _Wrote,
+) -> None:  # fmt: skip
+    """Cancel these live reminders; ``cancel_many`` leaves alone a row that moved on since
+    the batch read it: then which did is not known, and their customers are looked at
+    again next tick."""
+    done = reminders.cancel_many(session, reasons, now, "planner")
+    report.cancelled += done
+    if done == len(reasons):
+        wrote.gone |= set(reasons)
+    else:
+        wrote.again |= {r.customer_id for r in live if r.id in reasons}
 
 
 def _next_states(
     standings: dict[str, Standing],
     rows: list[dict[str, Any]],
     data: _Batch,
-    again: set[str],
+    wrote: _Wrote,
     ctx: SweepContext,
     slots: SlotMemo,
-    portfolio_on: Callable[[date], Decimal],
 ) -> list[tuple[str, datetime | None, str, bool]]:
-    """When each customer of the batch next needs the planner, with its new draft taken
-    into account; those in ``again``: the next tick."""
+    """When each customer of the batch next needs the planner, from its data as the batch
+    left it: its new drafts, its promises settled, its reminders ended or moved, its
+    escalation (what the next tick would read); those in ``wrote.again``: the next tick."""
     drafted: dict[str, dict[str, Any]] = {}
     side: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for one in rows:  # the overdue message, and beside it calls and D24's (issue 14)
@@ -393,40 +434,55 @@ def _next_states(
             drafted[one["customer_id"]] = one
     live: dict[str, list[Live]] = defaultdict(list)
     call_ends: dict[str, list[datetime]] = defaultdict(list)
+    # Slot starts no longer counted under the caps (C2), and those counted now.
+    freed: dict[str, list[tuple[str, datetime]]] = defaultdict(list)
+    added: dict[str, list[tuple[str, datetime]]] = defaultdict(list)
+    first, last = data.window
     for r in data.live:
+        if (r.id in wrote.gone or r.id in wrote.moved) and first <= r.slot_start <= last:
+            freed[r.customer_id].append((r.channel, r.slot_start))  # (counted: live)
+        if r.id in wrote.gone:
+            continue
+        moved = wrote.moved.get(r.id)
+        if moved is not None and first <= moved.start <= last:
+            added[r.customer_id].append((r.channel, moved.start))
         if r.channel == "call":
-            call_ends[r.customer_id].append(r.slot_end)
+            call_ends[r.customer_id].append(r.slot_end if moved is None else moved.end)
         if r.fallback_of is None and not side_cycle(r.cycle):
             live[r.customer_id].append(Live(r.cycle))
     tick = timedelta(minutes=ctx.policy.planning.tick_minutes)
     soon = next(iter(standings.values())).now + TINY if standings else None
     states: list[tuple[str, datetime | None, str, bool]] = []
     for cid, st in standings.items():
-        if cid in again:
+        if cid in wrote.again:
             states.append((cid, soon, "wrote", False))
             continue
-        facts = [_promise_fact(p) for p in data.promises.get(cid, [])]
+        facts = [_promise_fact(p) for p in data.promises.get(cid, [])]  # as settled
         earlier = EarlierReminders(data.drafted.get(cid, {}), data.taken.get(cid, {}))
         row: dict[str, Any] | None = drafted.get(cid)
-        if row is not None or st.promises.settled or side.get(cid):
+        customer = wrote.escalated.get(cid)
+        if (row is not None or st.promises.settled or side.get(cid) or customer is not None
+                or cid in freed):  # fmt: skip
             steps = {k: set(v) for k, v in earlier.drafted.items()}
             taken = {k: list(v) for k, v in earlier.taken.items()}
+            for channel, start in freed.get(cid, ()):
+                taken[channel].remove(start)
+            for channel, start in added.get(cid, ()):
+                taken.setdefault(channel, []).append(start)
             for new in ([row] if row is not None else []) + side.get(cid, []):
                 steps.setdefault(new["cycle"], set()).add(new["step"])
                 taken.setdefault(new["channel"], []).append(new["slot_start"])
+                if not side_cycle(new["cycle"]):  # the message, a call of the cadence
+                    live[cid].append(Live(new["cycle"]))
             earlier = EarlierReminders(steps, taken)
-            if row is not None:
-                live[cid].append(Live(row["cycle"]))
-            st = standing_of(st.customer, st.items, st.now, ctx.policy, ctx.calendar,
-                             promises=facts, portfolio=portfolio_on, reminders=earlier)  # fmt: skip
-        at = next_look(st, live.get(cid, ()), promises=facts, reminders=earlier,
-                       calendar=ctx.calendar, slots=slots, tick=tick)  # fmt: skip
+            # The same items and instant: only what was just written differs.
+            st = replace(st, customer=st.customer if customer is None else customer,
+                         promise_facts=tuple(facts), reminders=earlier)  # fmt: skip
         ends = call_ends.get(cid, []) + [r["slot_end"] for r in side.get(cid, [])
                                          if r["channel"] == "call"]  # fmt: skip
-        beside = side_look(st, ends, promises=facts, reminders=earlier, calendar=ctx.calendar,
-                           tick=tick)  # fmt: skip
-        if beside is not None:
-            at = beside if at is None else min(at, beside)
+        at = next_look(st, live.get(cid, ()), promises=facts, reminders=earlier,
+                       calendar=ctx.calendar, slots=slots, tick=tick,
+                       beside=beside(st, ends, tick))  # fmt: skip
         bound = portfolio_bound(st)
         if bound:  # the portfolio's total changes by the day: look again tomorrow
             tomorrow = local_midnight(st.today + timedelta(days=1), st.customer.timezone)

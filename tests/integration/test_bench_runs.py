@@ -27,3 +27,6 @@ def test_the_benchmark_runs_end_to_end_at_a_tiny_scale(tmp_path: Path) -> None:
     assert {"plan_per_s", "true_floor_per_s", "plan_vs_true_floor", "steady_tick_s",
             "full_scan_tick_s"} <= metrics  # fmt: skip
     assert results["measurements"]["plan"]["drafts"] > 0
+    # the floor renders the very drafts the planner stored, text for text (en-GB dates too)
+    floor = results["measurements"]["true_floor"]
+    assert floor["drafts"] > 0 and floor["same_text_as_plan"] == floor["drafts"]

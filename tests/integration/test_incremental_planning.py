@@ -278,6 +278,37 @@ def test_a_quiet_tick_reads_no_customer_and_a_payment_marks_its_customer(
     assert after.customers == 1
 
 
+def test_a_tick_after_one_that_cancelled_settled_and_escalated_reads_none_of_them(
+    engine: Engine, policy: Policy
+) -> None:
+    """What a tick writes beyond a new draft (a draft cancelled, promises settled, an
+    escalation) goes into the customer's next state in the same transaction: the next
+    tick, with nothing due, reads none of those customers again."""
+    portfolio = [Client(0, True, (Invoice(100_000, -40, 0),)),
+                 Client(1, False, (Invoice(200_000, -40, 0),))]  # fmt: skip
+    store_portfolio(engine, portfolio)
+    with unit_of_work(engine) as s:  # open, their dates passed, the invoice still overdue
+        s.add_all(PaymentPromise(customer_id="K1", recorded_at=T0, status="open",
+                                 promised_on=BASE.date() - timedelta(days=days))
+                  for days in (20, 10))  # fmt: skip
+    ctx = sweep_context(policy)
+    first = plan(engine, BASE, ctx)
+    assert (first.customers, first.escalated) == (2, 1) and first.drafted >= 2
+    with unit_of_work(engine) as s:
+        assert s.scalar(select(Customer.escalated_at).where(Customer.id == "K1")) is not None
+        assert set(s.scalars(select(PaymentPromise.status))) == {"broken"}
+        s.add(Payment(id="PAY", invoice_id="K0-0", amount_cents=100_000, paid_on=BASE.date(),
+                      created_at=BASE, updated_at=BASE))  # fmt: skip
+    paid = plan(engine, BASE + timedelta(minutes=15), ctx)
+    assert (paid.customers, paid.escalated) == (1, 0)  # K0 for its payment; K1 not again
+    assert paid.cancelled >= 1  # K0's draft: nothing is owed any more
+    quiet = plan(engine, BASE + timedelta(minutes=30), ctx)
+    assert quiet.ran and quiet.customers == 0
+    with unit_of_work(engine) as s:
+        whys = set(s.scalars(select(PlannerDue.why)))
+    assert whys == {"planned"}
+
+
 def test_reconciliation_finds_a_state_set_too_late_and_repairs_it(
     engine: Engine, policy: Policy
 ) -> None:

@@ -1,14 +1,16 @@
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import Engine, insert, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlmodel import select
 
+from notifier.store.bulk import insert_ignoring_conflicts, insert_rows
 from notifier.store.db import make_engine, unit_of_work
 from notifier.store.migrate import current_revision, is_current, upgrade
-from notifier.store.models import Customer, Event, Payment, Receivable
+from notifier.store.models import Customer, Event, Payment, Receivable, Reminder
 from notifier.store.queries import items_for, portfolio_outstanding
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -130,3 +132,70 @@ def test_a_plain_postgresql_url_as_pasted_uses_psycopg(pg_url: str) -> None:
             assert c.execute(text("SELECT count(*) FROM customers")).scalar() == 0
     finally:
         engine.dispose()
+
+
+def _draft(cycle: str, **extra: Any) -> dict[str, Any]:
+    shanghai = timezone(timedelta(hours=8))
+    return {
+        "customer_id": "C1", "step": "m1-first", "cycle": cycle, "channel": "email",
+        "address": "ap@example.com", "status": "pending_approval", "stage": "m1", "tier": "B",
+        "tone": "neutral", "locale": "zh-CN", "window": "morning",
+        "slot_start": datetime(2026, 3, 2, 9, 0, 0, 120, tzinfo=shanghai),
+        "slot_end": datetime(2026, 3, 2, 3, 0, tzinfo=UTC), "subject": "催款", "body": "请付款。",
+        "html": None, "segments": None, "facts": {"total": "1.00", "dates": ["2026-03-05"]},
+        "lint": [], "created_at": NOW, "updated_at": NOW, **extra,
+    }  # fmt: skip
+
+
+def _stored_reminders(engine: Engine) -> dict[str, dict[str, Any]]:
+    """Every column but the id and the cycle, as the database holds them, by cycle."""
+    with engine.connect() as c:
+        rows = c.execute(text("SELECT * FROM reminders")).mappings().all()
+    return {r["cycle"]: {k: v for k, v in r.items() if k not in ("id", "cycle")} for r in rows}
+
+
+def test_bulk_inserts_store_what_sqlalchemys_insert_stores(engine: Engine) -> None:
+    table = Reminder.__table__  # type: ignore[attr-defined]
+    with unit_of_work(engine) as s:
+        add_customer(s)
+        s.flush()
+        s.execute(insert(table), [_draft("core")])
+        insert_ignoring_conflicts(s, table, [_draft("returning")], ("customer_id", "step", "cycle"))
+        insert_rows(s, table, [_draft("plain")])
+    stored = _stored_reminders(engine)
+    core = stored.pop("core")
+    # the same UTC instants, JSON, NULLs and defaults (attempts: the model's scalar default)
+    assert stored == {"returning": core, "plain": core}
+
+
+def test_bulk_insert_returns_exactly_the_rows_it_created_page_after_page(engine: Engine) -> None:
+    table = Reminder.__table__  # type: ignore[attr-defined]
+    key = ("customer_id", "step", "cycle")
+    with unit_of_work(engine) as s:
+        add_customer(s)
+        s.flush()
+        first = insert_ignoring_conflicts(s, table, [_draft(f"c{i}") for i in range(0, 2500, 2)],
+                                          key, returning=("cycle", "slot_start"))  # fmt: skip
+        # every key twice over: half of them exist, and each new one is given twice
+        rows = [_draft(f"c{i}") for i in range(2500)] * 2
+        second = insert_ignoring_conflicts(s, table, rows, key, returning=("id", "cycle"))
+        insert_rows(s, table, rows, key)  # nothing left to insert: nothing happens
+        third = insert_ignoring_conflicts(s, table, rows, key)
+    assert len(first) == 1250 and first[0]["cycle"] == "c0"
+    assert first[0]["slot_start"] == datetime(2026, 3, 2, 1, 0, 0, 120, tzinfo=UTC)
+    assert sorted(r["cycle"] for r in second) == sorted(f"c{i}" for i in range(1, 2500, 2))
+    assert third == []
+    assert len(_stored_reminders(engine)) == 2500
+
+
+def test_bulk_insert_of_rows_naming_different_columns_is_sqlalchemys(engine: Engine) -> None:
+    events = Event.__table__  # type: ignore[attr-defined]
+    given = [{"at": NOW, "kind": "a", "data": {}, "customer_id": "C1"},
+             {"at": NOW, "kind": "b", "data": {}, "actor": "x"}]  # fmt: skip
+    for write in (lambda s: insert_rows(s, events, given),
+                  lambda s: insert_ignoring_conflicts(s, events, given, ("id",)),
+                  lambda s: s.execute(insert(events), given)):  # fmt: skip
+        with pytest.raises(StatementError, match="customer_id"), unit_of_work(engine) as s:
+            write(s)
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM events")).scalar() == 0

@@ -3,13 +3,16 @@ from datetime import date, timedelta
 import pytest
 
 from notifier.domain.cadence import (
+    anchored_step,
     choose_channel,
     cycle_key,
     due_step,
+    eligible_steps,
+    ladder,
     offer_pay_by,
     pay_options,
 )
-from notifier.domain.policy import CadenceStep, Policy
+from notifier.domain.policy import CadencePolicy, CadenceStep, Policy
 
 
 @pytest.fixture
@@ -94,3 +97,45 @@ def test_offer_pay_by_is_this_weeks_last_working_day() -> None:
         2026, 3, 5
     )
     assert offer_pay_by(date(2026, 3, 7) - timedelta(days=0), weekdays) == date(2026, 3, 13)
+
+
+def test_ladder_is_the_track_in_day_order_for_the_tier(steps: tuple[CadenceStep, ...]) -> None:
+    rungs = ladder(steps, "C", calls=False, legal_authorised=False)
+    assert [s.name for s in rungs.steps][:3] == ["pre_due", "friendly", "offer"]
+    assert rungs.days[:3] == (-5, 3, 10)  # tier C starts earlier
+    assert list(rungs.days) == sorted(rungs.days)
+    assert "lawyer_letter" not in [s.name for s in rungs.steps]
+    assert ladder(steps, "C", calls=False, legal_authorised=False) is rungs  # kept
+    assert eligible_steps(steps, "C", legal_authorised=False) == list(rungs.steps)
+
+
+def test_a_list_of_steps_gives_the_same_answers_as_the_tuple(
+    steps: tuple[CadenceStep, ...],
+) -> None:
+    for days in range(-10, 120):
+        for calls in (False, True):
+            assert due_step(list(steps), days, "B", True, (), calls=calls) == due_step(
+                steps, days, "B", True, (), calls=calls
+            )
+        assert anchored_step(
+            list(steps), days, "B", (), calls=True, anchor="mid_term", within_days=7
+        ) == anchored_step(steps, days, "B", (), calls=True, anchor="mid_term", within_days=7)
+
+
+def test_changed_steps_get_a_ladder_of_their_own(policy: Policy) -> None:
+    assert policy.cadence is not None
+    steps = policy.cadence.steps
+    moved = tuple(s.model_copy(update={"day": 5}) if s.name == "friendly" else s for s in steps)
+    changed = CadencePolicy(steps=moved).steps
+    assert due_step(steps, 4, "B", legal_authorised=False, drafted=()) is not None
+    assert due_step(changed, 4, "B", legal_authorised=False, drafted=()) is None
+
+
+def test_anchored_step_is_the_latest_reached_within_its_days(
+    steps: tuple[CadenceStep, ...],
+) -> None:
+    def thanks(days: int) -> str | None:
+        step = anchored_step(steps, days, "A", (), calls=False, anchor="settled", within_days=7)
+        return step.name if step else None
+
+    assert [thanks(d) for d in (6, 7, 13, 14)] == [None, "thank_you", "thank_you", None]

@@ -5,7 +5,7 @@ import pytest
 
 from notifier.domain.items import Item, PaymentFact
 from notifier.domain.policy import StagePolicy
-from notifier.domain.stages import customer_stage, stage_for_days
+from notifier.domain.stages import customer_stage, oldest_open, stage_for_days
 
 POLICY = StagePolicy()
 TODAY = date(2026, 3, 2)
@@ -80,3 +80,11 @@ def test_customer_with_nothing_open_is_settled_and_due_no_reminder() -> None:
 def test_disputed_item_is_paused_and_the_undisputed_one_sets_the_stage() -> None:
     result = customer_stage([item("bad", 50, disputed=True), item("ok", 4)], TODAY, POLICY)
     assert (result.stage, result.oldest_item_id) == ("m1", "ok")
+
+
+def test_items_due_the_same_day_set_the_stage_by_id() -> None:
+    result = customer_stage([item("B", 10), item("A", 10), item("C", 3)], TODAY, POLICY)
+    assert result.oldest_item_id == "A"
+    assert oldest_open([item("B", 10), item("A", 10)], TODAY) == item("A", 10)
+    assert oldest_open([item("paid", 10, payments=(PaymentFact(Decimal("1000"), TODAY),))],
+                       TODAY) is None  # fmt: skip

@@ -1,0 +1,223 @@
+"""The planner's next look walks the coming change days and side days once: for random
+customers (items issued, due and paid at random, a promise, steps already drafted, live
+drafts and calls) at random instants it answers what looking at the overdue messages and
+at the side tasks apart answered (the earlier of the two), with no more standings built,
+and a side task's coming days are the ones read off every cadence step."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from unittest.mock import patch
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from notifier.domain.calendar import CalendarNotPublished, WorkCalendar
+from notifier.domain.calls import greeting_days, mid_term
+from notifier.domain.items import Item, PaymentFact
+from notifier.domain.slots import SEARCH_DAYS
+from notifier.domain.standing import EarlierReminders, PromiseFact, SlotMemo, Standing, standing_of
+from notifier.settings import load_policy
+from notifier.sweeps import calls, next_due
+from notifier.sweeps.calls import beside
+from notifier.sweeps.next_due import (
+    LOOK_AHEAD,
+    TINY,
+    Live,
+    change_days,
+    local_midnight,
+    next_look,
+    portfolio_bound,
+    would_act,
+)
+from tests.support import ROOT
+
+ZONES = ("Asia/Shanghai", "America/New_York", "Europe/London")
+DAY0 = date(2026, 3, 2)
+TICK = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Who:
+    id: str = "C1"
+    kind: str = "business"
+    timezone: str = "Asia/Shanghai"
+    country: str = "CN"
+    locale: str = "zh-CN"
+    tier: str | None = None
+    tier_hand_set: bool = False
+    legal_authorised: bool = False
+    phone: str | None = "+8613900000000"
+    email: str | None = "ap@example.cn"
+    sms_opt_out: bool = False
+    email_opt_out: bool = False
+    phone_invalid: bool = False
+    escalated_at: datetime | None = None
+    escalation_reason: str | None = None
+    title: str | None = None
+
+
+POLICY = load_policy(ROOT / "config" / "notifier.toml")
+CALENDAR = WorkCalendar(POLICY.calendar)
+STEPS = tuple(s.name for s in POLICY.cadence.steps) if POLICY.cadence else ()
+
+
+# -- the two walks as they were, the reference ----------------------------------------------
+
+
+def old_side_days(s: Standing) -> list[date]:
+    cadence = s.policy.cadence
+    steps = cadence.steps if cadence is not None else ()
+    days: set[date] = set()
+    for item in s.items:
+        for step in steps:
+            d = step.day_for(s.tier.tier)
+            if step.is_call and step.anchor == "due":
+                days.add(item.due_on + timedelta(days=d))
+            elif step.anchor == "mid_term":
+                days.add(mid_term(item) + timedelta(days=d))
+            elif step.anchor == "settled":
+                for payment in item.payments:
+                    days.add(payment.paid_on + timedelta(days=d))
+    days.update(greeting_days(s.policy.greetings, s.today))
+    return sorted(d for d in days if d > s.today)
+
+
+OLD_BUILT: list[datetime] = []  # the instants the reference walks built a standing for
+
+
+def later(s: Standing, at: datetime, promises: Sequence[PromiseFact],
+          reminders: EarlierReminders) -> Standing:  # fmt: skip
+    OLD_BUILT.append(at)
+    return standing_of(s.customer, s.items, at, s.policy, CALENDAR, promises=promises,
+                       reminders=reminders)  # fmt: skip
+
+
+def old_next_look(s: Standing, live: Collection[Live], promises: Sequence[PromiseFact],
+                  reminders: EarlierReminders, slots: SlotMemo) -> datetime | None:  # fmt: skip
+    now = s.now
+    horizon = timedelta(hours=s.policy.planning.horizon_hours)
+    soonest: datetime | None = None
+    if would_act(s, live):
+        soonest = now + TICK
+        channel = s.channel
+        if s.due is not None and channel is not None and s.paused_by is None:
+            try:
+                slot = s.slot(channel, None, slots)
+            except CalendarNotPublished:
+                slot = None
+            else:
+                soonest = None if slot is None else max(slot.start - horizon + TINY, now + TINY)
+    days = change_days(s.items, promises, s.today, s.policy)
+    if s.stage.stage == "settled" and not live and soonest is None:
+        days = [d for d in days if any(i.issued_on == d for i in s.items)]
+    for n, day in enumerate(days):
+        at = local_midnight(day, s.customer.timezone)
+        if soonest is not None and at >= soonest:
+            break
+        if n >= LOOK_AHEAD:
+            return at
+        there = later(s, at, promises, reminders)
+        if would_act(there, live) or portfolio_bound(there):
+            return at
+    return soonest
+
+
+def old_side_look(s: Standing, call_ends: Sequence[datetime], promises: Sequence[PromiseFact],
+                  reminders: EarlierReminders) -> datetime | None:  # fmt: skip
+    now = s.now
+    horizon = timedelta(hours=s.policy.planning.horizon_hours)
+    found: list[datetime] = [max(end, now + TINY) for end in call_ends]
+    for task in s.side_tasks:
+        channel = s.side_channel(task)
+        if channel is None:
+            continue
+        try:
+            slot = s.call_slot() if channel == "call" else s.slot(channel)
+        except CalendarNotPublished:
+            found.append(now + TICK)
+            continue
+        found.append(max(slot.start - horizon + TINY, now + TINY) if slot is not None
+                     else now + timedelta(days=SEARCH_DAYS))  # fmt: skip
+    first = min(found, default=None)
+    for n, day in enumerate(old_side_days(s)):
+        at = local_midnight(day, s.customer.timezone)
+        if first is not None and at >= first:
+            break
+        if n >= LOOK_AHEAD or later(s, at, promises, reminders).side_tasks:
+            return at if first is None else min(first, at)
+    return first
+
+
+# -- random customers -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    who: Who
+    items: tuple[Item, ...]
+    promises: tuple[PromiseFact, ...]
+    drafted: tuple[str, ...]
+    live: bool
+    call_end: int | None  # hours from now
+    now: datetime
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> Case:
+    tier = draw(st.sampled_from((None, "A", "B", "C")))
+    who = Who(timezone=draw(st.sampled_from(ZONES)), tier=tier, tier_hand_set=tier is not None,
+              kind=draw(st.sampled_from(("business", "individual"))),
+              legal_authorised=draw(st.booleans()),
+              phone=draw(st.sampled_from(("+8613900000000", None))),
+              email=draw(st.sampled_from(("ap@example.cn", None))),
+              sms_opt_out=draw(st.booleans()))  # fmt: skip
+    items = []
+    for n in range(draw(st.integers(0, 3))):
+        issued = DAY0 + timedelta(days=draw(st.integers(-400, 10)))
+        due = issued + timedelta(days=draw(st.integers(0, 60)))
+        amount = Decimal(draw(st.integers(100, 90_000)))
+        payments: tuple[PaymentFact, ...] = ()
+        paid = draw(st.sampled_from((0, 0, 40, 100)))
+        if paid:
+            on = issued + timedelta(days=draw(st.integers(0, 120)))
+            payments = (PaymentFact(amount * paid / 100, on),)
+        items.append(Item(f"INV-{n}", amount, issued, due, payments=payments))
+    promises: tuple[PromiseFact, ...] = ()
+    if draw(st.booleans()):
+        on = DAY0 + timedelta(days=draw(st.integers(-10, 20)))
+        status = draw(st.sampled_from(("open", "open", "broken", "kept")))
+        promises = (PromiseFact(1, on, status, datetime(2026, 2, 1, tzinfo=UTC)),)
+    drafted = tuple(draw(st.lists(st.sampled_from(STEPS), max_size=4, unique=True)))
+    now = datetime.combine(DAY0, datetime.min.time(), UTC) + timedelta(
+        minutes=draw(st.integers(0, 3 * 24 * 60)))  # fmt: skip
+    call_end = draw(st.sampled_from((None, -2, 5, 40)))
+    return Case(who, tuple(items), promises, drafted, draw(st.booleans()), call_end, now)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=cases())
+def test_one_walk_answers_the_earlier_of_the_two_walks_with_no_more_standings(
+    case: Case,
+) -> None:
+    first = standing_of(case.who, case.items, case.now, POLICY, CALENDAR, promises=case.promises)
+    cycle = first.cycle or "INV-0@2026-03-01"
+    reminders = EarlierReminders({cycle: set(case.drafted)})
+    s = standing_of(case.who, case.items, case.now, POLICY, CALENDAR, promises=case.promises,
+                    reminders=reminders)  # fmt: skip
+    live = [Live(cycle)] if case.live else []
+    ends = [] if case.call_end is None else [case.now + timedelta(hours=case.call_end)]
+    assert calls._side_days(s) == old_side_days(s)
+
+    OLD_BUILT.clear()
+    messages = old_next_look(s, live, case.promises, reminders, {})
+    side = old_side_look(s, ends, case.promises, reminders)
+    with patch.object(next_due, "standing_of", wraps=standing_of) as built:
+        got = next_look(s, live, promises=case.promises, reminders=reminders, calendar=CALENDAR,
+                        slots={}, tick=TICK, beside=beside(s, ends, TICK))  # fmt: skip
+    answers = [a for a in (messages, side) if a is not None]
+    assert got == min(answers, default=None)
+    assert built.call_count <= len(OLD_BUILT)
