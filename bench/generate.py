@@ -498,8 +498,9 @@ def generate_db(engine: Engine, spec: Spec, policy: Policy | None = None) -> Cou
                 base = defaults[model]
                 connection.execute(insert(table), [{**base, **row} for row in rows])
                 counts.rows[table.name] = counts.rows.get(table.name, 0) + len(rows)
-    with engine.begin() as connection:
-        connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    if engine.dialect.name == "sqlite":  # the file complete on its own, to be copied
+        with engine.begin() as connection:
+            connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
     return counts
 
 
