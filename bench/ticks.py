@@ -73,7 +73,8 @@ def measure_ticks(args: dict[str, Any]) -> dict[str, Any]:
     tick("first_tick_of_day", next_day)
     report, wall, cpu = _timed(lambda: reconcile(engine, next_day + timedelta(minutes=5), ctx))
     out["reconcile"] = {"seconds": wall, "cpu_seconds": cpu, "checked": report.checked,
-                        "repaired": report.repaired, "early": report.early}  # fmt: skip
+                        "repaired": report.repaired, "early": report.early,
+                        "late": report.late[:20]}  # fmt: skip
     engine.dispose()
     return out
 

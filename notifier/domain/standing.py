@@ -179,7 +179,8 @@ class Standing:
         hand_set: TierName | None = (
             self.customer.tier if self.customer.tier_hand_set else None  # type: ignore[assignment]
         )
-        facts = tier_facts(self.items, self.today, self.policy.tiers, self.portfolio(self.today))
+        today, portfolio = self.today, self.portfolio  # the total: only if the rule needs it
+        facts = tier_facts(self.items, today, self.policy.tiers, lambda: portfolio(today))
         return decide_tier(facts, self.policy.tiers, hand_set)
 
     @cached_property

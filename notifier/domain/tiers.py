@@ -6,7 +6,7 @@ or a large share of our receivables long overdue (seed 000, 003).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -35,7 +35,9 @@ class TierFacts:
     late_payments: int  # items settled late within the look-back
     longest_delay_days: int  # over items due within the look-back or still open
     relationship_days: int  # since the first invoice
-    share_of_receivables: Decimal  # of the whole portfolio's outstanding, 0..1
+    # of the whole portfolio's outstanding, 0..1; None when the share rule cannot apply
+    # (nothing overdue beyond high_risk_days_overdue): the total is then never asked for
+    share_of_receivables: Decimal | None
     days_overdue_now: int  # of the oldest open item, 0 if none
 
 
@@ -48,9 +50,15 @@ class TierDecision:
 
 
 def tier_facts(
-    items: Iterable[Item], today: date, policy: TierPolicy, portfolio_outstanding: Decimal
+    items: Iterable[Item],
+    today: date,
+    policy: TierPolicy,
+    portfolio_outstanding: Decimal | Callable[[], Decimal],
 ) -> TierFacts:
-    """The facts the tier is decided on, from the items issued by ``today``."""
+    """The facts the tier is decided on, from the items issued by ``today``.
+    ``portfolio_outstanding`` (what all customers owe) may be a function: it is called only
+    for a customer overdue long enough for the share rule, as the total is a query over
+    the whole portfolio."""
     since = months_before(today, policy.lookback_months)
     late_after = policy.late_after_days
     late = 0
@@ -79,7 +87,12 @@ def tier_facts(
                 overdue_now = overdue
             if overdue > longest:
                 longest = overdue
-    share = outstanding / portfolio_outstanding if portfolio_outstanding > 0 else Decimal(0)
+    share: Decimal | None = None
+    if overdue_now > policy.high_risk_days_overdue:
+        total = (
+            portfolio_outstanding() if callable(portfolio_outstanding) else portfolio_outstanding
+        )
+        share = outstanding / total if total > 0 else Decimal(0)
     return TierFacts(late, longest, (today - first).days, share, overdue_now)
 
 
@@ -101,9 +114,14 @@ def _compute(f: TierFacts, p: TierPolicy) -> tuple[TierName, tuple[str, ...]]:
         )
     if f.longest_delay_days >= p.c_min_delay_days:
         c_reasons.append(f"longest delay {f.longest_delay_days} days (C from {p.c_min_delay_days})")
-    if f.share_of_receivables >= p.high_share and f.days_overdue_now > p.high_risk_days_overdue:
+    share = f.share_of_receivables
+    if (
+        share is not None
+        and share >= p.high_share
+        and f.days_overdue_now > p.high_risk_days_overdue
+    ):
         c_reasons.append(
-            f"{f.share_of_receivables:.0%} of all receivables and {f.days_overdue_now} days "
+            f"{share:.0%} of all receivables and {f.days_overdue_now} days "
             f"overdue (C above {p.high_share:.0%} and {p.high_risk_days_overdue} days)"
         )
     if c_reasons:

@@ -184,3 +184,19 @@ def test_aging_rows_colour_late_items_red_and_settled_green() -> None:
     assert totals["31-60"].outstanding == Decimal("2000.00")
     assert totals["0-30"].items == 1
     assert totals["settled"].items == 1
+
+
+def test_the_portfolio_total_is_asked_for_only_when_the_share_rule_can_apply() -> None:
+    asked: list[str] = []
+
+    def total() -> Decimal:
+        asked.append("asked")
+        return Decimal("1000000")
+
+    recent = tier_facts(
+        [open_item("I1", TODAY - timedelta(days=30), "300000")], TODAY, TIERS, total
+    )
+    assert recent.share_of_receivables is None and not asked  # the rule needs > 90 days
+    old = tier_facts([open_item("I2", TODAY - timedelta(days=95), "300000")], TODAY, TIERS, total)
+    assert old.share_of_receivables == Decimal("0.3") and asked == ["asked"]
+    assert decide_tier(old, TIERS).tier == "C"
