@@ -7,6 +7,7 @@ import re
 import secrets
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -101,3 +102,27 @@ def two_customer_portfolio(engine: Engine, policy: Policy) -> dict[str, int]:
     assert plan(engine, PORTFOLIO_PLANNED, sweep_context(policy), force=True).drafted == 2
     with unit_of_work(engine) as s:
         return {r.customer_id: r.id or 0 for r in s.scalars(select(Reminder))}
+
+
+@dataclass(frozen=True)
+class CustomerStub:
+    """A customer's facts as the pure domain reads them (``domain/standing.CustomerFacts``),
+    without a database: a business in Shanghai with a phone and an e-mail address."""
+
+    id: str = "C1"
+    name: str = "上海宏达贸易有限公司"
+    kind: str = "business"
+    timezone: str = "Asia/Shanghai"
+    country: str = "CN"
+    locale: str = "zh-CN"
+    tier: str | None = None
+    tier_hand_set: bool = False
+    legal_authorised: bool = False
+    phone: str | None = "+8613900000000"
+    email: str | None = "ap@example.cn"
+    sms_opt_out: bool = False
+    email_opt_out: bool = False
+    phone_invalid: bool = False
+    escalated_at: datetime | None = None
+    escalation_reason: str | None = None
+    title: str | None = None

@@ -22,7 +22,7 @@ from notifier.domain.standing import EarlierReminders, PromiseFact, standing_of
 from notifier.drafting.compose import compose_call, message_context
 from notifier.render import Renderer
 from notifier.settings import load_policy
-from tests.support import ROOT
+from tests.support import ROOT, CustomerStub
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -30,24 +30,9 @@ TONES = ("friendly", "neutral", "firm", "formal")
 
 
 @dataclass(frozen=True)
-class Who:
-    id: str = "C1"
-    name: str = "上海宏达贸易有限公司"
-    kind: str = "business"
-    timezone: str = "Asia/Shanghai"
-    country: str = "CN"
-    locale: str = "zh-CN"
-    tier: str | None = "B"
+class Who(CustomerStub):
+    tier: str | None = "B"  # set by hand: the calls of a B customer's cadence
     tier_hand_set: bool = True
-    legal_authorised: bool = False
-    phone: str | None = "+8613900000000"
-    email: str | None = "ap@example.cn"
-    sms_opt_out: bool = False
-    email_opt_out: bool = False
-    phone_invalid: bool = False
-    escalated_at: datetime | None = None
-    escalation_reason: str | None = None
-    title: str | None = None
 
 
 @pytest.fixture(scope="module")

@@ -33,31 +33,14 @@ from notifier.sweeps.next_due import (
     portfolio_bound,
     would_act,
 )
-from tests.support import ROOT
+from tests.support import ROOT, CustomerStub
 
 ZONES = ("Asia/Shanghai", "America/New_York", "Europe/London")
 DAY0 = date(2026, 3, 2)
 TICK = timedelta(minutes=15)
 
 
-@dataclass(frozen=True)
-class Who:
-    id: str = "C1"
-    kind: str = "business"
-    timezone: str = "Asia/Shanghai"
-    country: str = "CN"
-    locale: str = "zh-CN"
-    tier: str | None = None
-    tier_hand_set: bool = False
-    legal_authorised: bool = False
-    phone: str | None = "+8613900000000"
-    email: str | None = "ap@example.cn"
-    sms_opt_out: bool = False
-    email_opt_out: bool = False
-    phone_invalid: bool = False
-    escalated_at: datetime | None = None
-    escalation_reason: str | None = None
-    title: str | None = None
+Who = CustomerStub
 
 
 POLICY = load_policy(ROOT / "config" / "notifier.toml")

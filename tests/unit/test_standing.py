@@ -4,7 +4,7 @@ customer's own local date."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -18,29 +18,14 @@ from notifier.domain.position import Totals
 from notifier.domain.slots import Slot
 from notifier.domain.standing import EarlierReminders, PromiseFact, standing_of
 from notifier.settings import load_policy
-from tests.support import ROOT
+from tests.support import ROOT, CustomerStub
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 # 07:00 in Beijing on Monday 2 March is still Sunday 1 March, 18:00, in New York.
 INSTANT = datetime(2026, 3, 2, 7, 0, tzinfo=BEIJING)
 
 
-@dataclass(frozen=True)
-class Who:
-    id: str = "C1"
-    kind: str = "business"
-    timezone: str = "Asia/Shanghai"
-    country: str = "CN"
-    tier: str | None = None
-    tier_hand_set: bool = False
-    legal_authorised: bool = False
-    phone: str | None = "+8613900000000"
-    email: str | None = "ap@example.cn"
-    sms_opt_out: bool = False
-    email_opt_out: bool = False
-    phone_invalid: bool = False
-    escalated_at: datetime | None = None
-    escalation_reason: str | None = None
+Who = CustomerStub
 
 
 @pytest.fixture(scope="module")
