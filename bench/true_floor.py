@@ -30,7 +30,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from jinja2 import StrictUndefined, pass_context
+from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from bench.measure import (
@@ -44,13 +44,12 @@ from notifier.render import MessageContext
 from notifier.render.renderer import (
     HTML_PREFIX,
     _Environment,
-    _is_html,
     _is_http_url,
-    _Loader,
     _paragraphs,
     _tidy,
     _tidy_sms,
     _upfirst,
+    environment,
     template_names,
 )
 from notifier.render.segments import sms_segments
@@ -170,15 +169,7 @@ def _environment() -> _Environment:
     """Jinja2 over the same template files with the same settings (the ``html:`` names let
     the HTML layout compile the step's words with autoescape); every template compiled
     here, before any clock starts."""
-    env = _Environment(
-        loader=_Loader(TEMPLATES_DIR),
-        undefined=StrictUndefined,
-        autoescape=_is_html,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        auto_reload=False,
-        cache_size=-1,
-    )
+    env = environment(TEMPLATES_DIR)
     env.filters.update(
         money=_looked_up("money"),
         day=_looked_up("day"),

@@ -215,21 +215,14 @@ class Standing:
         c = self.customer
         due = None
         if c.escalated_at is None and self.stage.reminder_stage is not None:
-            broken = self._broken_promises
+            broken = self.promises.broken
             if broken >= self.policy.planning.broken_promises_to_escalate:
                 due = f"{broken} broken promises to pay (D21)"
         return Escalation(c.escalated_at, c.escalation_reason, due)
 
     @property
-    def _broken_promises(self) -> int:
-        """``promises.broken``, without working out the promises of one who made none."""
-        return self.promises.broken if self.promise_facts else 0
-
-    @property
     def paused_by(self) -> str | None:
         """Why reminders wait although something is due (D21), else None."""
-        if not self.promise_facts:
-            return None
         active = self.promises.active
         return None if active is None else f"promised to pay by {active.promised_on.isoformat()}"
 
@@ -245,7 +238,7 @@ class Standing:
         return due_step(
             cadence.steps, self.stage.days_overdue, self.tier.tier,
             self.customer.legal_authorised, self.reminders.drafted.get(self.cycle, ()),
-            self._broken_promises,
+            self.promises.broken,
         )  # fmt: skip
 
     @cached_property

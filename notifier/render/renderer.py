@@ -159,6 +159,21 @@ def _seen(name: str, vars: dict[str, Any], locals: Mapping[str, Any] | None) -> 
     return vars.get(name, missing)
 
 
+def environment(templates_dir: Path, *, auto_reload: bool = False) -> _Environment:
+    """Jinja2 over a templates directory with the settings every message is rendered
+    with (strict variables, HTML autoescaped by name, block whitespace trimmed), before
+    any filter is added."""
+    return _Environment(
+        loader=_Loader(templates_dir),
+        undefined=StrictUndefined,
+        autoescape=_is_html,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=auto_reload,
+        cache_size=-1,  # every template stays compiled: a directory holds a few dozen
+    )
+
+
 class Renderer:
     """One Jinja environment over a templates directory; safe to share between threads.
 
@@ -171,15 +186,7 @@ class Renderer:
     ) -> None:
         self.templates_dir = Path(templates_dir) if templates_dir else DEFAULT_TEMPLATES
         self.auto_reload = auto_reload
-        self.env = _Environment(
-            loader=_Loader(self.templates_dir),
-            undefined=StrictUndefined,
-            autoescape=_is_html,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            auto_reload=auto_reload,
-            cache_size=-1,  # every template stays compiled: a directory holds a few dozen
-        )
+        self.env = environment(self.templates_dir, auto_reload=auto_reload)
         self.env.filters.update(
             money=_money,
             day=_day,

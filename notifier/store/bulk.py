@@ -211,17 +211,10 @@ def _sql(
 ) -> str:
     """INSERT INTO table (names) VALUES (...) x count [ON CONFLICT ... DO NOTHING]
     [RETURNING ...], in the driver's own parameter style."""
-    quote = dialect.identifier_preparer.quote
     mark = _PLACEHOLDERS[dialect.paramstyle]
     group = "(" + ", ".join([mark] * len(names)) + ")"
-    into = dialect.identifier_preparer.format_table(table)
-    listed = ", ".join(quote(n) for n in names)
-    sql = f"INSERT INTO {into} ({listed}) VALUES {', '.join([group] * count)}"
-    if conflict_columns:
-        sql += f" ON CONFLICT ({', '.join(quote(n) for n in conflict_columns)}) DO NOTHING"
-    if returning:
-        sql += f" RETURNING {', '.join(quote(n) for n in returning)}"
-    return sql
+    values = f"VALUES {', '.join([group] * count)}"
+    return _insert(table, names, dialect, values, conflict_columns, returning)
 
 
 def _unnestable(table: Table, names: Sequence[str], dialect: Dialect) -> bool:
@@ -243,11 +236,23 @@ def _unnest(
     rows (the driver parses a multi-row VALUES of thousands of parameters on every page),
     its arrays sent in binary (``%b``: the driver's text form escapes every element in
     Python), the rows inserted in the arrays' order."""
-    quote = dialect.identifier_preparer.quote
     arrays = ", ".join(f"%b::{table.c[n].type.compile(dialect=dialect)}[]" for n in names)
+    source = f"SELECT * FROM unnest({arrays})"
+    return _insert(table, names, dialect, source, conflict_columns, returning)
+
+
+def _insert(
+    table: Table,
+    names: Sequence[str],
+    dialect: Dialect,
+    source: str,
+    conflict_columns: Sequence[str],
+    returning: Sequence[str],
+) -> str:
+    """INSERT INTO table (names) ``source`` [ON CONFLICT (cols) DO NOTHING] [RETURNING ...]."""
+    quote = dialect.identifier_preparer.quote
     into = dialect.identifier_preparer.format_table(table)
-    listed = ", ".join(quote(n) for n in names)
-    sql = f"INSERT INTO {into} ({listed}) SELECT * FROM unnest({arrays})"
+    sql = f"INSERT INTO {into} ({', '.join(quote(n) for n in names)}) {source}"
     if conflict_columns:
         sql += f" ON CONFLICT ({', '.join(quote(n) for n in conflict_columns)}) DO NOTHING"
     if returning:
