@@ -35,8 +35,9 @@ class TierFacts:
     late_payments: int  # items settled late within the look-back
     longest_delay_days: int  # over items due within the look-back or still open
     relationship_days: int  # since the first invoice
-    # of the whole portfolio's outstanding, 0..1; None when the share rule cannot apply
-    # (nothing overdue beyond high_risk_days_overdue): the total is then never asked for
+    # of the whole portfolio's outstanding, 0..1; None when the share rule cannot decide
+    # (nothing overdue beyond high_risk_days_overdue, or C by the other rules already):
+    # the total is then never asked for
     share_of_receivables: Decimal | None
     days_overdue_now: int  # of the oldest open item, 0 if none
 
@@ -57,8 +58,10 @@ def tier_facts(
 ) -> TierFacts:
     """The facts the tier is decided on, from the items issued by ``today``.
     ``portfolio_outstanding`` (what all customers owe) may be a function: it is called only
-    for a customer overdue long enough for the share rule, as the total is a query over
-    the whole portfolio."""
+    for a customer whose tier the share rule can decide (overdue long enough, and not C by
+    late payments or delay already), as the total is a query over the whole portfolio.
+    With a look-back delay rule no longer than the share rule's days (the shipped policy:
+    60 against 90), that is nobody."""
     since = months_before(today, policy.lookback_months)
     late_after = policy.late_after_days
     late = 0
@@ -88,7 +91,11 @@ def tier_facts(
             if overdue > longest:
                 longest = overdue
     share: Decimal | None = None
-    if overdue_now > policy.high_risk_days_overdue:
+    if (
+        overdue_now > policy.high_risk_days_overdue
+        and late < policy.c_min_late_payments
+        and longest < policy.c_min_delay_days
+    ):  # only then can the share decide the tier (else C already, or too recent)
         total = (
             portfolio_outstanding() if callable(portfolio_outstanding) else portfolio_outstanding
         )

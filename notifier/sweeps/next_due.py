@@ -139,18 +139,10 @@ def would_act(st: Standing, live: Collection[Live]) -> bool:
 def portfolio_bound(st: Standing) -> bool:
     """Could D1's share rule (a large share of the whole portfolio, long overdue) decide
     this customer's tier today? Then the tier leans on every other customer's data."""
-    p = st.policy.tiers
-    if st.customer.tier_hand_set or not any(
-        (st.today - i.due_on).days > p.high_risk_days_overdue for i in st.items
-    ):
+    if st.customer.tier_hand_set:
         return False
-    facts = tier_facts(st.items, st.today, p, Decimal(1))
-    if (
-        facts.late_payments >= p.c_min_late_payments
-        or facts.longest_delay_days >= p.c_min_delay_days
-    ):
-        return False  # C whatever the share
-    return facts.days_overdue_now > p.high_risk_days_overdue
+    facts = tier_facts(st.items, st.today, st.policy.tiers, Decimal(1))
+    return facts.share_of_receivables is not None  # asked for only when it can decide
 
 
 @dataclass(frozen=True)

@@ -93,10 +93,15 @@ cases = st.tuples(
 
 
 @pytest.fixture(scope="module")
-def policies() -> tuple[Policy, Policy]:
+def policies() -> tuple[Policy, ...]:
+    """The shipped policy; a longer horizon; and a delay rule longer than the share rule's
+    days, so that D1's share of the whole portfolio decides some tiers (portfolio-bound
+    customers, planned again whenever anything changes)."""
     shipped = load_policy(ROOT / "config" / "notifier.toml")
     planning_ = shipped.planning.model_copy(update={"horizon_hours": 48})
-    return shipped, shipped.model_copy(update={"planning": planning_})
+    tiers = shipped.tiers.model_copy(update={"c_min_delay_days": 120})
+    return (shipped, shipped.model_copy(update={"planning": planning_}),
+            shipped.model_copy(update={"tiers": tiers}))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -228,21 +233,26 @@ def outcome(engine: Engine) -> dict[str, Any]:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(case=cases)
+@given(case=cases, first=st.integers(0, 2))
 def test_incremental_ticks_draft_and_cancel_exactly_what_full_scans_do(
-    pair: Callable[[], tuple[Engine, Engine]], policies: tuple[Policy, Policy], case: Any
+    pair: Callable[[], tuple[Engine, Engine]],
+    policies: tuple[Policy, ...],
+    case: Any,
+    first: int,
 ) -> None:
     portfolio, start, sequence = case
     incremental, full = pair()
     for engine in (incremental, full):
         store_portfolio(engine, portfolio)
     now = BASE + timedelta(minutes=start)
-    policy = policies[0]
+    which = first
+    policy = policies[which]
     read = []
     for n, step in enumerate(sequence):
         now += timedelta(minutes=step.minutes)
         if step.event == "policy":
-            policy = policies[1] if policy is policies[0] else policies[0]
+            which = (which + 1) % len(policies)
+            policy = policies[which]
         else:
             for engine in (incremental, full):
                 apply(engine, step, now, n)
@@ -307,6 +317,31 @@ def test_a_tick_after_one_that_cancelled_settled_and_escalated_reads_none_of_the
     with unit_of_work(engine) as s:
         whys = set(s.scalars(select(PlannerDue.why)))
     assert whys == {"planned"}
+
+
+def test_a_tier_the_portfolio_share_decides_is_planned_again_when_another_customer_changes(
+    engine: Engine, policies: tuple[Policy, ...]
+) -> None:
+    """D1's share rule: K0 owes most of the portfolio, 100 days overdue (C by its share,
+    under a delay rule of 120 days). A new invoice of K1 alone changes the total; the next
+    tick plans K0 again too, and on the shipped rules (C by delay first) nobody is bound."""
+    share_decides = policies[2]
+    store_portfolio(engine, [Client(0, True, (Invoice(800_000, -100, 0),)),
+                             Client(1, True, (Invoice(100_000, -5, 0),))])  # fmt: skip
+    ctx = sweep_context(share_decides)
+    plan(engine, BASE, ctx)
+    with unit_of_work(engine) as s:
+        bound = dict(s.execute(select(PlannerDue.customer_id, PlannerDue.portfolio_bound)).all())
+        s.add(Receivable(id="BIG", customer_id="K1", amount_cents=9_000_000, currency="CNY",
+                         issued_on=BASE.date(), due_on=BASE.date() + timedelta(days=30),
+                         created_at=BASE, updated_at=BASE))  # fmt: skip
+    assert bound == {"K0": True, "K1": False}
+    after = plan(engine, BASE + timedelta(minutes=15), ctx)
+    assert after.customers == 2  # K1 for its invoice, K0 for its share
+    edited = plan(engine, BASE + timedelta(minutes=30), sweep_context(policies[0]))
+    assert edited.customers == 2  # the policy edit: everyone again
+    with unit_of_work(engine) as s:
+        assert not any(s.scalars(select(PlannerDue.portfolio_bound)))
 
 
 def test_reconciliation_finds_a_state_set_too_late_and_repairs_it(

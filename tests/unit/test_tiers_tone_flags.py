@@ -67,11 +67,18 @@ def test_one_very_long_delay_makes_tier_c() -> None:
     assert decide([open_item("I1", TODAY - timedelta(days=75))]).tier == "C"  # type: ignore[attr-defined]
 
 
+# A delay rule longer than the share rule's 90 days: only then can the share decide.
+SHARE_DECIDES = TierPolicy(c_min_delay_days=120)
+
+
 def test_large_share_long_overdue_is_high_risk() -> None:
     items = [open_item("I1", TODAY - timedelta(days=95), "300000")]
-    facts = tier_facts(items, TODAY, TIERS, Decimal("1000000"))
+    facts = tier_facts(items, TODAY, SHARE_DECIDES, Decimal("1000000"))
     assert facts.share_of_receivables == Decimal("0.3")
-    assert decide_tier(facts, TIERS).tier == "C"
+    decision = decide_tier(facts, SHARE_DECIDES)
+    assert decision.tier == "C" and "30% of all receivables" in decision.reasons[0]
+    small = tier_facts(items, TODAY, SHARE_DECIDES, Decimal("10000000"))
+    assert decide_tier(small, SHARE_DECIDES).tier == "B"  # 3%: the share rule does not fire
 
 
 def test_new_customer_without_history_is_tier_b_not_a() -> None:
@@ -197,6 +204,21 @@ def test_the_portfolio_total_is_asked_for_only_when_the_share_rule_can_apply() -
         [open_item("I1", TODAY - timedelta(days=30), "300000")], TODAY, TIERS, total
     )
     assert recent.share_of_receivables is None and not asked  # the rule needs > 90 days
-    old = tier_facts([open_item("I2", TODAY - timedelta(days=95), "300000")], TODAY, TIERS, total)
+    old_item = open_item("I2", TODAY - timedelta(days=95), "300000")
+    old = tier_facts([old_item], TODAY, SHARE_DECIDES, total)
     assert old.share_of_receivables == Decimal("0.3") and asked == ["asked"]
-    assert decide_tier(old, TIERS).tier == "C"
+    assert decide_tier(old, SHARE_DECIDES).tier == "C"
+
+
+def test_the_portfolio_total_is_not_asked_for_when_the_delay_already_makes_tier_c() -> None:
+    asked: list[str] = []
+
+    def total() -> Decimal:
+        asked.append("asked")
+        return Decimal("1000000")
+
+    # The shipped rules: C from 60 days' delay, so 95 days overdue is C whatever the share.
+    facts = tier_facts([open_item("I2", TODAY - timedelta(days=95), "300000")], TODAY, TIERS,
+                       total)  # fmt: skip
+    assert facts.share_of_receivables is None and not asked
+    assert decide_tier(facts, TIERS).tier == "C"
