@@ -414,6 +414,13 @@ def _cancel(
         wrote.again |= {r.customer_id for r in live if r.id in reasons}
 
 
+def overdue_live(r: Row[Any]) -> bool:
+    """A live reminder the overdue cycle can make stale: not an e-mail's fallback, not a
+    side task (after payment, a greeting: ``side_cycle``). The planner's next states and
+    the daily reconciliation read live reminders through this one test."""
+    return r.fallback_of is None and not side_cycle(r.cycle)
+
+
 def _next_states(
     standings: dict[str, Standing],
     rows: list[dict[str, Any]],
@@ -448,7 +455,7 @@ def _next_states(
             added[r.customer_id].append((r.channel, moved.start))
         if r.channel == "call":
             call_ends[r.customer_id].append(r.slot_end if moved is None else moved.end)
-        if r.fallback_of is None and not side_cycle(r.cycle):
+        if overdue_live(r):
             live[r.customer_id].append(Live(r.cycle))
     tick = timedelta(minutes=ctx.policy.planning.tick_minutes)
     soon = next(iter(standings.values())).now + TINY if standings else None

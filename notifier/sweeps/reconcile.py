@@ -26,9 +26,10 @@ from notifier.store.db import unit_of_work
 from notifier.store.models import PlannerDue
 from notifier.store.queries import customer_rows, portfolio_outstanding
 from notifier.store.types import UTCDateTime
+from notifier.sweeps.calls import beside
 from notifier.sweeps.context import SweepContext
 from notifier.sweeps.next_due import Live, local_midnight, next_look, portfolio_bound
-from notifier.sweeps.plan import _load, _promise_fact
+from notifier.sweeps.plan import _load, _promise_fact, overdue_live
 from notifier.sweeps.ticks import claim_tick, finish_tick
 
 log = logging.getLogger("notifier.reconcile")
@@ -86,9 +87,12 @@ def reconcile(engine: Engine, now: datetime, ctx: SweepContext, *, batch: int = 
                 return portfolio[day]
 
             live: dict[str, list[Live]] = {}
-            for r in data.live:
-                if r.fallback_of is None:
+            call_ends: dict[str, list[datetime]] = {}
+            for r in data.live:  # as the planner's next states read them
+                if overdue_live(r):
                     live.setdefault(r.customer_id, []).append(Live(r.cycle))
+                if r.channel == "call":
+                    call_ends.setdefault(r.customer_id, []).append(r.slot_end)
             repairs: list[tuple[str, datetime, bool]] = []
             for customer in customers:
                 cid = customer.id
@@ -102,7 +106,8 @@ def reconcile(engine: Engine, now: datetime, ctx: SweepContext, *, batch: int = 
                 st = standing_of(customer, items, now, policy, ctx.calendar, promises=facts,
                                  reminders=earlier, portfolio=portfolio_on)  # fmt: skip
                 want = next_look(st, live.get(cid, ()), promises=facts, reminders=earlier,
-                                 calendar=ctx.calendar, slots=slots, tick=tick)  # fmt: skip
+                                 calendar=ctx.calendar, slots=slots, tick=tick,
+                                 beside=beside(st, call_ends.get(cid, []), tick))  # fmt: skip
                 bound = portfolio_bound(st)
                 if bound:
                     tomorrow = local_midnight(st.today + timedelta(days=1), customer.timezone)

@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select, text, update
 
+from notifier.domain.lifecycle import LIVE
 from notifier.domain.policy import Policy
 from notifier.settings import load_policy
 from notifier.store import planning
@@ -357,6 +358,27 @@ def test_reconciliation_finds_a_state_set_too_late_and_repairs_it(
     assert found.repaired == 1 and found.late == ["K0"]
     with unit_of_work(engine) as s:
         assert s.scalar(select(PlannerDue.next_at)) is not None
+
+
+def test_reconciliation_reads_a_settled_customers_thank_you_draft_as_the_planner_does(
+    engine: Engine, policy: Policy
+) -> None:
+    """Live after-payment tasks (D24's thanks and feedback call, a cycle of their own) are
+    no stale overdue messages: the reconciliation finds the planner's state right."""
+    store_portfolio(engine, [Client(1, True, (Invoice(100_000, -40, 0),))])  # New York
+    ctx = sweep_context(policy)
+    plan(engine, BASE - timedelta(days=11), ctx)  # reminded while overdue (was_collected)
+    with unit_of_work(engine) as s:
+        s.add(Payment(id="PAY", invoice_id="K0-0", amount_cents=100_000,
+                      paid_on=BASE.date() - timedelta(days=7), created_at=T0,
+                      updated_at=T0))  # fmt: skip
+    now = BASE + timedelta(hours=12)  # Monday 07:00 in New York: a week after settling
+    plan(engine, now, ctx)
+    with unit_of_work(engine) as s:
+        live = set(s.scalars(select(Reminder.step).where(Reminder.status.in_(LIVE))))  # type: ignore[attr-defined]
+    assert live == {"thank_you", "feedback_call"}
+    found = reconcile(engine, now + timedelta(minutes=5), ctx)
+    assert (found.repaired, found.late) == (0, [])
 
 
 def _workers_on_distinct_partitions(n: int, parts: int) -> list[str]:
