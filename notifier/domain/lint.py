@@ -195,9 +195,8 @@ def lint(
         )
     if "%" in stripped or "％" in stripped:
         stripped = _PERCENT.sub(" ", stripped)
-    for amount, raw in _amounts(stripped):
-        if amount not in facts.amounts:
-            problems.append(LintProblem("wrong_amount", f"{raw.strip()} matches no amount owed"))
+    for raw in _unknown_amounts(stripped, facts.amounts):
+        problems.append(LintProblem("wrong_amount", f"{raw.strip()} matches no amount owed"))
 
     if facts.channel == "email" and facts.opt_out_link and UNSUBSCRIBE_MARK not in body:
         problems.append(LintProblem(
@@ -356,16 +355,17 @@ def _money_matches(text: str) -> Iterator[re.Match[str]]:
         pos = match.end()
 
 
-def _amounts(text: str) -> list[tuple[Decimal, str]]:
-    """Money-looking numbers: with a currency sign or unit, a thousands separator or
-    exactly two decimals, or four digits and more. Smaller bare integers are counts of
-    items or days."""
+def _unknown_amounts(text: str, known: frozenset[Decimal]) -> list[str]:
+    """The money-looking numbers that match no amount in ``known``, as written. Money-
+    looking: with a currency sign or unit, a thousands separator or exactly two decimals,
+    or four digits and more; smaller bare integers are counts of items or days. A bare
+    number that belongs to a name or an id is not an amount; whether it does is asked
+    only of a number that matches nothing known (an amount stated truly passes either
+    way)."""
     result = []
     for match in _money_matches(text):
         num = match.group("num")
         has_unit = bool(match.group("cur") or match.group("suffix"))
-        if not has_unit and _part_of_name(text, match.start("num"), match.end("num")):
-            continue
         looks_money = (
             has_unit
             or "," in num
@@ -381,7 +381,11 @@ def _amounts(text: str) -> list[tuple[Decimal, str]]:
         suffix = (match.group("suffix") or "").strip()
         if suffix == "万元":
             value *= 10_000
-        result.append((value.quantize(_CENT), match.group(0)))
+        if value.quantize(_CENT) in known:
+            continue
+        if not has_unit and _part_of_name(text, match.start("num"), match.end("num")):
+            continue
+        result.append(match.group(0))
     return result
 
 

@@ -17,7 +17,7 @@ only for what it uses; the answers are the same whoever asks first.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
@@ -49,7 +49,7 @@ from notifier.domain.policy import Channel, Kind, Policy, TierName, Tone
 from notifier.domain.position import Position, Totals, position
 from notifier.domain.slots import SEARCH_DAYS, Slot, slot_for
 from notifier.domain.stages import StageResult, customer_stage
-from notifier.domain.tiers import TierDecision, decide_tier, tier_facts
+from notifier.domain.tiers import TierDecision, TierFacts, decide_tier, tier_facts
 from notifier.domain.tone import tone_for
 
 CHANNELS: tuple[Channel, ...] = ("sms", "email")
@@ -150,6 +150,27 @@ class Standing:
     reminders: EarlierReminders = field(default_factory=EarlierReminders)
     portfolio: Callable[[date], Decimal] = field(default=lambda _day: Decimal(0))
 
+    def with_written(
+        self,
+        customer: CustomerFacts,
+        promises: Sequence[PromiseFact],
+        reminders: EarlierReminders,
+    ) -> Standing:
+        """The standing at the same instant once the planner wrote for the customer (its
+        escalation, promises settled, new drafts). What rests on the items, the date and
+        the tier alone (the position, the flags, the tier when the customer's hand-set
+        tier is the same) is carried over as worked out, not worked out again."""
+        after = replace(self, customer=customer, promise_facts=tuple(promises),
+                        reminders=reminders)  # fmt: skip
+        known = self.__dict__
+        same_tier = (customer.tier, customer.tier_hand_set) == (
+            self.customer.tier, self.customer.tier_hand_set)  # fmt: skip
+        carried = ("position", "flags", "tier_facts")
+        for name in (*carried, "tier") if same_tier else carried:
+            if name in known:
+                after.__dict__[name] = known[name]
+        return after
+
     # -- what is owed ------------------------------------------------------------------
     @cached_property
     def position(self) -> Position:
@@ -175,13 +196,18 @@ class Standing:
 
     # -- who the customer is -----------------------------------------------------------
     @cached_property
+    def tier_facts(self) -> TierFacts:
+        """D1's facts from the customer's history; the portfolio's total is asked for only
+        when the share rule can decide the tier (``share_of_receivables`` not None)."""
+        today, portfolio = self.today, self.portfolio
+        return tier_facts(self.items, today, self.policy.tiers, lambda: portfolio(today))
+
+    @cached_property
     def tier(self) -> TierDecision:
         hand_set: TierName | None = (
             self.customer.tier if self.customer.tier_hand_set else None  # type: ignore[assignment]
         )
-        today, portfolio = self.today, self.portfolio  # the total: only if the rule needs it
-        facts = tier_facts(self.items, today, self.policy.tiers, lambda: portfolio(today))
-        return decide_tier(facts, self.policy.tiers, hand_set)
+        return decide_tier(self.tier_facts, self.policy.tiers, hand_set)
 
     @cached_property
     def promises(self) -> Promises:

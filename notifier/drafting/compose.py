@@ -10,15 +10,12 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Protocol
 
-from jinja2 import TemplateError, TemplateNotFound
-
 from notifier.domain.cadence import offer_pay_by, pay_options
 from notifier.domain.calendar import WorkCalendar
 from notifier.domain.lint import LintFacts, LintProblem, facts_amounts, lint
 from notifier.domain.policy import Channel, Policy
 from notifier.domain.position import Position
 from notifier.render import ItemLine, MessageContext, Renderer
-from notifier.render.renderer import FORMATTED, RenderError, TemplateMissing
 
 
 class Addressee(Protocol):
@@ -256,29 +253,11 @@ def _stored(facts: LintFacts, ctx: MessageContext) -> dict[str, Any]:
     return data
 
 
-CALL_TEMPLATES = "call"  # templates/call/{locale}/{step}.txt.j2 (issue 14)
-
-
 def compose_call(ctx: MessageContext, renderer: Renderer, policy: Policy) -> Composed:
     """A call task's talking points (issue 14), in the articles' order: the greeting, the
     exact items, amounts, days and penalty, the offer, and a closing ask with two dates;
     linted like a message (amounts and dates true, no legal words unless decided, D14)."""
-    name = f"{CALL_TEMPLATES}/{ctx.locale}/{ctx.step}.txt.j2"
-    try:
-        template = renderer.env.get_template(name)
-    except TemplateNotFound as exc:
-        raise TemplateMissing(
-            f"no call template for step {ctx.step!r} in locale {ctx.locale!r}: expected "
-            f"{renderer.templates_dir / name}"
-        ) from exc
-    values = ctx.template_vars()
-    values[FORMATTED] = {}
-    try:
-        text = template.render(values)
-    except TemplateError as exc:
-        raise RenderError(f"{name} (tone {ctx.tone!r}): {exc.message or exc}") from exc
-    lines = [line.strip() for line in text.splitlines()]
-    body = "\n".join(line for line in lines if line)
+    body = renderer.call(ctx)
     facts = lint_facts(ctx, "call")
     problems = lint(body, facts, policy.lint)
     return Composed(None, body, None, None, _stored(facts, ctx), problems)

@@ -220,6 +220,14 @@ class Renderer:
         segments, encoding = sms_segments(body)
         return RenderedSms(body, segments, encoding)
 
+    def call(self, ctx: MessageContext) -> str:
+        """A call task's talking points (``call/{locale}/{step}.txt.j2``, issue 14): one
+        point a line, no blank lines."""
+        name = f"call/{ctx.locale}/{ctx.step}.txt.j2"
+        text = self._render(self._step_template("call", ctx, name), _values(ctx), ctx)
+        lines = [line.strip() for line in text.splitlines()]
+        return "\n".join(line for line in lines if line)
+
     def email(self, ctx: MessageContext) -> RenderedEmail:
         """Subject, text and HTML from one set of values: each amount and date is formatted
         once for the three, and the subject is the text's own step macro when the layouts

@@ -28,7 +28,6 @@ from bisect import bisect_right
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -43,7 +42,7 @@ from notifier.domain.standing import (
     Standing,
     standing_of,
 )
-from notifier.domain.tiers import months_before, tier_facts
+from notifier.domain.tiers import months_before
 
 # How many coming days of each kind (change days, side days) are tried before answering
 # "look again on the next one".
@@ -141,8 +140,7 @@ def portfolio_bound(st: Standing) -> bool:
     this customer's tier today? Then the tier leans on every other customer's data."""
     if st.customer.tier_hand_set:
         return False
-    facts = tier_facts(st.items, st.today, st.policy.tiers, Decimal(1))
-    return facts.share_of_receivables is not None  # asked for only when it can decide
+    return st.tier_facts.share_of_receivables is not None  # not None only when it can decide
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -483,8 +483,7 @@ def _next_states(
                     live[cid].append(Live(new["cycle"]))
             earlier = EarlierReminders(steps, taken)
             # The same items and instant: only what was just written differs.
-            st = replace(st, customer=st.customer if customer is None else customer,
-                         promise_facts=tuple(facts), reminders=earlier)  # fmt: skip
+            st = st.with_written(st.customer if customer is None else customer, facts, earlier)
         ends = call_ends.get(cid, []) + [r["slot_end"] for r in side.get(cid, [])
                                          if r["channel"] == "call"]  # fmt: skip
         at = next_look(st, live.get(cid, ()), promises=facts, reminders=earlier,
