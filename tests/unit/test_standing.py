@@ -157,6 +157,31 @@ def test_due_step_channel_and_tone_follow_the_ladder_and_what_was_drafted(
     assert nothing.due is not None and nothing.channel is None
 
 
+def test_a_standing_after_writing_answers_as_one_built_from_what_was_written(
+    policy: Policy, calendar: WorkCalendar
+) -> None:
+    """The planner's next states carry worked-out parts past its own writes
+    (``with_written``): every answer equals a standing built afresh from the new data."""
+    items = [invoice("I1", "1000", date(2026, 2, 20)), invoice("I2", "500", date(2026, 3, 20))]
+    at = datetime(2026, 3, 2, 10, tzinfo=BEIJING)
+    recorded = datetime(2026, 2, 21, tzinfo=UTC)
+    before = standing_of(Who(), items, at, policy, calendar)
+    assert before.due is not None and before.tier.tier and before.flags is not None
+    escalated = Who(escalated_at=at, escalation_reason="2 broken promises to pay (D21)")
+    promises = [PromiseFact(1, date(2026, 2, 25), "broken", recorded)]
+    drafted = EarlierReminders(drafted={"I1@2026-02-20": {before.due.step.name}},
+                               taken={"sms": [at + timedelta(hours=2)]})  # fmt: skip
+    for customer in (escalated, Who(tier="A", tier_hand_set=True)):
+        after = before.with_written(customer, promises, drafted)
+        fresh = standing_of(customer, items, at, policy, calendar, promises=promises,
+                            reminders=drafted)  # fmt: skip
+        assert after.tier == fresh.tier and after.tier_facts == fresh.tier_facts
+        assert after.position == fresh.position and after.flags == fresh.flags
+        assert (after.due, after.channel, after.tone) == (fresh.due, fresh.channel, fresh.tone)
+        assert after.promises == fresh.promises and after.escalation == fresh.escalation
+        assert after.side_tasks == fresh.side_tasks
+
+
 def test_hand_set_tier_wins_and_the_computed_one_is_kept_as_why(policy: Policy) -> None:
     items = [invoice("I1", "1000", date(2026, 2, 20))]
     at = datetime(2026, 3, 2, 10, tzinfo=BEIJING)
