@@ -143,6 +143,17 @@ def portfolio_bound(st: Standing) -> bool:
     return st.tier_facts.share_of_receivables is not None  # not None only when it can decide
 
 
+def with_portfolio(st: Standing, at: datetime | None) -> tuple[datetime | None, bool]:
+    """The next look ``at`` of a customer whose tier may lean on the portfolio's total
+    (:func:`portfolio_bound`) brought forward to its next local midnight: that total
+    changes by the day. With whether it is bound (kept beside the next look)."""
+    bound = portfolio_bound(st)
+    if bound:
+        tomorrow = local_midnight(st.today + timedelta(days=1), st.customer.timezone)
+        at = tomorrow if at is None else min(at, tomorrow)
+    return at, bound
+
+
 @dataclass(frozen=True)
 class Beside:
     """What runs beside the overdue messages, for :func:`next_look`: the soonest instant

@@ -55,7 +55,7 @@ from notifier.store.queries import (
 )
 from notifier.sweeps.calls import beside, carry_calls, side_rows
 from notifier.sweeps.context import SweepContext
-from notifier.sweeps.next_due import TINY, Live, local_midnight, next_look, portfolio_bound
+from notifier.sweeps.next_due import TINY, Live, next_look, with_portfolio
 from notifier.sweeps.ticks import claim_tick, finish_tick
 
 PARTS = 6  # partitions of a tick on PostgreSQL (one elsewhere)
@@ -489,10 +489,7 @@ def _next_states(
         at = next_look(st, live.get(cid, ()), promises=facts, reminders=earlier,
                        calendar=ctx.calendar, slots=slots, tick=tick,
                        beside=beside(st, ends, tick))  # fmt: skip
-        bound = portfolio_bound(st)
-        if bound:  # the portfolio's total changes by the day: look again tomorrow
-            tomorrow = local_midnight(st.today + timedelta(days=1), st.customer.timezone)
-            at = tomorrow if at is None else min(at, tomorrow)
+        at, bound = with_portfolio(st, at)
         states.append((cid, at, "planned", bound))
     return states
 

@@ -28,7 +28,7 @@ from notifier.store.queries import customer_rows, portfolio_outstanding
 from notifier.store.types import UTCDateTime
 from notifier.sweeps.calls import beside
 from notifier.sweeps.context import SweepContext
-from notifier.sweeps.next_due import Live, local_midnight, next_look, portfolio_bound
+from notifier.sweeps.next_due import Live, next_look, with_portfolio
 from notifier.sweeps.plan import _load, _promise_fact, overdue_live
 from notifier.sweeps.ticks import claim_tick, finish_tick
 
@@ -108,10 +108,7 @@ def reconcile(engine: Engine, now: datetime, ctx: SweepContext, *, batch: int = 
                 want = next_look(st, live.get(cid, ()), promises=facts, reminders=earlier,
                                  calendar=ctx.calendar, slots=slots, tick=tick,
                                  beside=beside(st, call_ends.get(cid, []), tick))  # fmt: skip
-                bound = portfolio_bound(st)
-                if bound:
-                    tomorrow = local_midnight(st.today + timedelta(days=1), customer.timezone)
-                    want = tomorrow if want is None else min(want, tomorrow)
+                want, bound = with_portfolio(st, want)
                 if want is None or (have is not None and have <= want):
                     report.early += int(have is not None and want is not None and have < want)
                     continue
