@@ -161,18 +161,23 @@ def test_a_standing_after_writing_answers_as_one_built_from_what_was_written(
     policy: Policy, calendar: WorkCalendar
 ) -> None:
     """The planner's next states carry worked-out parts past its own writes
-    (``with_written``): every answer equals a standing built afresh from the new data."""
+    (``with_written``): what rests on the items and the date is kept as worked out, the
+    tier only while the hand-set tier is the same, and every answer equals a standing
+    built afresh from the new data."""
     items = [invoice("I1", "1000", date(2026, 2, 20)), invoice("I2", "500", date(2026, 3, 20))]
     at = datetime(2026, 3, 2, 10, tzinfo=BEIJING)
     recorded = datetime(2026, 2, 21, tzinfo=UTC)
     before = standing_of(Who(), items, at, policy, calendar)
-    assert before.due is not None and before.tier.tier and before.flags is not None
+    assert before.due is not None and before.position.totals and before.flags is not None
     escalated = Who(escalated_at=at, escalation_reason="2 broken promises to pay (D21)")
     promises = [PromiseFact(1, date(2026, 2, 25), "broken", recorded)]
     drafted = EarlierReminders(drafted={"I1@2026-02-20": {before.due.step.name}},
                                taken={"sms": [at + timedelta(hours=2)]})  # fmt: skip
     for customer in (escalated, Who(tier="A", tier_hand_set=True)):
         after = before.with_written(customer, promises, drafted)
+        kept = ("position", "flags", "tier_facts")
+        assert all(getattr(after, n) is getattr(before, n) for n in kept)
+        assert (after.tier is before.tier) == (customer is escalated)  # hand-set: anew
         fresh = standing_of(customer, items, at, policy, calendar, promises=promises,
                             reminders=drafted)  # fmt: skip
         assert after.tier == fresh.tier and after.tier_facts == fresh.tier_facts
