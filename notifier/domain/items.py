@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from functools import cached_property
 from zoneinfo import ZoneInfo
+
+from notifier.domain.once import once
 
 CENT = Decimal("0.01")
 
@@ -94,7 +95,7 @@ class Item:
         """The day the payments first covered the whole amount, if they have."""
         return self._settled_on
 
-    @cached_property
+    @once
     def _settled_on(self) -> date | None:
         # Worked out once per item: the planner asks it of every item on every change
         # day it looks at (an item is immutable; ``replace`` makes a new one).

@@ -94,11 +94,16 @@ _MONTH_NUM = {
     )
     for name in names
 }  # fmt: skip
-# (pattern, kind, what every match holds: a character at one of these offsets from its
-# start, or a pattern it contains). Without it in the text the pattern is skipped; with
-# a character, only the starts it allows are tried (_anchored).
-_YEAR_AFTER_SPACE = re.compile(r"\s\d{4}")  # the year of both "dmony" forms
-_DATES: list[tuple[re.Pattern[str], str, tuple[str, tuple[int, ...]] | re.Pattern[str]]] = [
+# (pattern, kind, what every match holds: an anchor, a character or a short pattern, at
+# one of these offsets from its start). Without the anchor in the text the pattern is
+# skipped; with it, only the starts it allows are tried (_anchored).
+# Both "dmony" forms hold the year's space and 4 digits 5 to 14 characters after their
+# start: a day of 1-2 digits, a space, a month name of 3-9 letters, an optional "." and
+# ",", in either order of day and month.
+_YEAR_AFTER_SPACE = re.compile(r"\s\d{4}")
+_YEAR_OFFSETS = tuple(range(5, 15))
+_Anchor = tuple[str | re.Pattern[str], tuple[int, ...]]
+_DATES: list[tuple[re.Pattern[str], str, _Anchor]] = [
     (re.compile(r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})"), "ymd", ("-", (4,))),
     (re.compile(r"(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})"), "ymd", ("/", (4,))),
     (
@@ -110,7 +115,7 @@ _DATES: list[tuple[re.Pattern[str], str, tuple[str, tuple[int, ...]] | re.Patter
     (
         re.compile(rf"(?P<d>\d{{1,2}})\s(?P<mon>{_MONTHS})\.?,?\s(?P<y>\d{{4}})", re.I),
         "dmony",
-        _YEAR_AFTER_SPACE,
+        (_YEAR_AFTER_SPACE, _YEAR_OFFSETS),
     ),
     # The lookahead changes no match (every month name starts with one of these letters,
     # and re.I folds both alike); it lets the scan skip most positions without trying
@@ -120,7 +125,7 @@ _DATES: list[tuple[re.Pattern[str], str, tuple[str, tuple[int, ...]] | re.Patter
             rf"(?=[adfjmnos])(?P<mon>{_MONTHS})\.?\s(?P<d>\d{{1,2}}),?\s(?P<y>\d{{4}})", re.I
         ),
         "dmony",
-        _YEAR_AFTER_SPACE,
+        (_YEAR_AFTER_SPACE, _YEAR_OFFSETS),
     ),
 ]
 # A bare number (no currency sign or unit) that belongs to a name or an id: glued to a
@@ -282,16 +287,8 @@ def _whole_word(w: str) -> re.Pattern[str] | None:
 
 def _extract_dates(text: str) -> tuple[str, set[date]]:
     found: set[date] = set()
-    for pattern, kind, needed in _DATES:
-        if isinstance(needed, re.Pattern):
-            if needed.search(text) is None:
-                continue
-            matches = list(pattern.finditer(text))
-        else:
-            anchor, offsets = needed
-            if anchor not in text:
-                continue
-            matches = _anchored(pattern, text, anchor, offsets)
+    for pattern, kind, (anchor, offsets) in _DATES:
+        matches = _anchored(pattern, text, _positions(text, anchor), offsets)
         if not matches:
             continue
         for match in matches:
@@ -308,18 +305,30 @@ def _extract_dates(text: str) -> tuple[str, set[date]]:
     return text, found
 
 
-def _anchored(
-    pattern: re.Pattern[str], text: str, anchor: str, offsets: tuple[int, ...]
-) -> list[re.Match[str]]:
-    """``list(pattern.finditer(text))`` for a pattern whose every match holds ``anchor`` at
-    one of ``offsets`` from its start: only those starts are tried, in the order the scan
-    would reach them (the same matches; the regex scan tries every position, about 10 µs
-    a pattern on a Chinese e-mail)."""
-    starts: set[int] = set()
+def _positions(text: str, anchor: str | re.Pattern[str]) -> list[int]:
+    """Where ``anchor`` occurs in ``text``: every index of a string; every start of a
+    pattern whose matches cannot overlap (``\\s\\d{4}``: a match starts with a space and
+    holds none), so ``finditer`` finds them all."""
+    if isinstance(anchor, re.Pattern):
+        return [match.start() for match in anchor.finditer(text)]
+    found = []
     at = text.find(anchor)
     while at >= 0:
-        starts.update(at - offset for offset in offsets if at >= offset)
+        found.append(at)
         at = text.find(anchor, at + 1)
+    return found
+
+
+def _anchored(
+    pattern: re.Pattern[str], text: str, anchors: list[int], offsets: tuple[int, ...]
+) -> list[re.Match[str]]:
+    """``list(pattern.finditer(text))`` for a pattern whose every match holds its anchor
+    (found at ``anchors``) at one of ``offsets`` from its start: only those starts are
+    tried, in the order the scan would reach them (the same matches; the regex scan tries
+    every position, about 10 µs a pattern on a Chinese e-mail)."""
+    if not anchors:
+        return []
+    starts = {at - offset for at in anchors for offset in offsets if at >= offset}
     matches: list[re.Match[str]] = []
     end = 0
     for start in sorted(starts):

@@ -20,7 +20,6 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from functools import cached_property
 from typing import Protocol
 
 from notifier.domain.cadence import (
@@ -45,6 +44,7 @@ from notifier.domain.calls import (
 )
 from notifier.domain.flags import Flags, flags
 from notifier.domain.items import Item, local_date
+from notifier.domain.once import once
 from notifier.domain.policy import Channel, Kind, Policy, TierName, Tone
 from notifier.domain.position import Position, Totals, position
 from notifier.domain.slots import SEARCH_DAYS, Slot, slot_for
@@ -172,7 +172,7 @@ class Standing:
         return after
 
     # -- what is owed ------------------------------------------------------------------
-    @cached_property
+    @once
     def position(self) -> Position:
         """The open items with their disputed parts set aside (D7, D22)."""
         return position(self.items, self.today, self.policy.penalty.default_daily_rate)
@@ -190,26 +190,26 @@ class Standing:
         """Outstanding, overdue, penalty and paused, per currency."""
         return self.position.totals
 
-    @cached_property
+    @once
     def flags(self) -> Flags:
         return flags(self.items, self.today, self.policy.flags)
 
     # -- who the customer is -----------------------------------------------------------
-    @cached_property
+    @once
     def tier_facts(self) -> TierFacts:
         """D1's facts from the customer's history; the portfolio's total is asked for only
         when the share rule can decide the tier (``share_of_receivables`` not None)."""
         today, portfolio = self.today, self.portfolio
         return tier_facts(self.items, today, self.policy.tiers, lambda: portfolio(today))
 
-    @cached_property
+    @once
     def tier(self) -> TierDecision:
         hand_set: TierName | None = (
             self.customer.tier if self.customer.tier_hand_set else None  # type: ignore[assignment]
         )
         return decide_tier(self.tier_facts, self.policy.tiers, hand_set)
 
-    @cached_property
+    @once
     def promises(self) -> Promises:
         if not self.promise_facts:  # most customers never promised anything
             return Promises(None, 0, (), ())
@@ -236,7 +236,7 @@ class Standing:
         still_open.sort(key=lambda p: p.promised_on)
         return Promises(active, broken, tuple(still_open), tuple(settled))
 
-    @cached_property
+    @once
     def escalation(self) -> Escalation:
         c = self.customer
         due = None
@@ -253,7 +253,7 @@ class Standing:
         return None if active is None else f"promised to pay by {active.promised_on.isoformat()}"
 
     # -- what to send ------------------------------------------------------------------
-    @cached_property
+    @once
     def due(self) -> DueStep | None:
         """The cadence step due now and not yet drafted in this cycle; None when nothing
         is due, the customer is paused by a promise, or the step was drafted already."""
@@ -267,7 +267,7 @@ class Standing:
             self.promises.broken,
         )  # fmt: skip
 
-    @cached_property
+    @once
     def tone(self) -> Tone | None:
         due = self.due
         if due is not None and due.step.tone is not None:
@@ -289,7 +289,7 @@ class Standing:
         }
 
     # -- calls, after payment, greetings (issue 14, D24) ---------------------------------
-    @cached_property
+    @once
     def side_tasks(self) -> tuple[SideTask, ...]:
         """What is due beside the overdue message, each in its own cycle and not drafted
         there yet: the call of the cadence (paused by a promise like the messages, D21),
@@ -353,7 +353,7 @@ class Standing:
         return call_slot(self.customer, self.now, end, policy=self.policy,
                          calendar=self.calendar, taken=taken)  # fmt: skip
 
-    @cached_property
+    @once
     def channel(self) -> Channel | None:
         """The due step's first preferred channel the customer can receive."""
         due = self.due
@@ -385,7 +385,7 @@ class Standing:
             memo[key] = found
         return found
 
-    @cached_property
+    @once
     def next_slots(self) -> dict[Channel, Slot | None | CalendarNotPublished]:
         """The next slot of each channel the customer can receive, after the caps; the
         calendar's refusal where it is not published that far."""
@@ -399,7 +399,7 @@ class Standing:
                 result[channel] = exc
         return result
 
-    @cached_property
+    @once
     def next_call(self) -> Slot | None | CalendarNotPublished:
         """The next call window (issue 14) within quiet hours and the call caps, for a
         customer with a phone to call; the calendar's refusal where it is not published."""

@@ -181,7 +181,8 @@ def lint_facts(
         legal_authorised=ctx.legal_authorised,
         channel=channel,
         locale=ctx.locale,
-        ignore=tuple(sorted(set(ignore), key=len, reverse=True)),
+        # Longest first (an id inside a longer one), ties by text: the same order every run.
+        ignore=tuple(sorted(set(ignore), key=lambda token: (-len(token), token))),
         opt_out_link=channel == "email",
     )
 

@@ -12,11 +12,11 @@ import re
 from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
-from functools import cached_property
 from typing import Any
 
 from notifier.domain.due_dates import DueOnDate, due_on_dates
 from notifier.domain.lint import UNSUBSCRIBE_MARK
+from notifier.domain.once import once
 
 # Seed 003: three instalments, the first one 30 % of the total, the other two equal.
 INSTALMENT_FIRST_SHARE = Decimal("0.30")
@@ -96,7 +96,7 @@ class MessageContext:
         customer's country where it writes them otherwise (en + GB: en-GB)."""
         return _COUNTRY_LOCALES.get((self.locale, self.country.upper()), self.locale)
 
-    @cached_property
+    @once
     def instalments(self) -> dict[str, tuple[int, int]]:
         """A plan's instalment items by id: (its number, how many the plan has). Payments
         settle a plan's instalments oldest first, so its last one is open as long as any
@@ -129,7 +129,7 @@ class MessageContext:
         upcoming = [i for i in self.items if not i.is_overdue]
         return min(upcoming, key=lambda i: (i.due_on, i.invoice_id)) if upcoming else None
 
-    @cached_property
+    @once
     def due_dates(self) -> tuple[DueOnDate, ...]:
         """What falls due on each coming date of the pre-due window, nearest first (the
         nearest date alone when none is in the window): a text about coming dates names

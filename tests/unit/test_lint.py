@@ -178,3 +178,30 @@ def test_characters_a_reader_cannot_see_are_refused_by_name() -> None:
 def test_chinese_words_side_by_side_across_a_comma_are_not_joined() -> None:
     # 方法，院子: the comma keeps 法 and 院 apart, so no 法院 is read.
     assert lint("方法，院子", facts("email"), POLICY) == []
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "1 May 2026",  # the shortest day and month: the year 5 characters after the start
+        "20 September, 2026",
+        "20 Sept. 2026",
+        "May 1 2026",
+        "September 20, 2026",
+        "sept. 20, 2026",  # the longest reach with the dot: 13 characters before the year
+        "DEC 31 2026",
+    ],
+)
+def test_every_english_date_form_is_found_wherever_its_year_falls(written: str) -> None:
+    # Each form is checked: not one of the customer's dates, so it is refused, also after
+    # digits that could start a day ("123 March 2026" holds 23 March 2026).
+    for text in (f"Pay by {written}. Reply STOP to opt out", f"Ref 123{written} STOP"):
+        problems = [p for p in lint(text, facts(locale="en"), POLICY) if p.rule == "wrong_date"]
+        assert len(problems) == 1, text
+
+
+def test_a_day_run_into_digits_before_it_is_still_read_as_the_date() -> None:
+    problems = lint("Ref 123 March 2026. Reply STOP to opt out", facts(locale="en"), POLICY)
+    assert [str(p) for p in problems if p.rule == "wrong_date"] == [
+        "wrong_date: 2026-03-23 is none of this customer's dates"
+    ]
