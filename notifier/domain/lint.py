@@ -420,4 +420,6 @@ def _after_money_word(before: str) -> bool:
 
 
 def facts_amounts(values: Iterable[Decimal]) -> frozenset[Decimal]:
-    return frozenset(Decimal(v).quantize(Decimal("0.01")) for v in values)
+    """The amounts to the cent; equal values (a message states most amounts more than
+    once: 0, a total that is also one item's) rounded once."""
+    return frozenset(Decimal(v).quantize(_CENT) for v in set(values))
