@@ -6,9 +6,9 @@ promise, escalate) change with the clock in two ways only:
 - with the customer's local date: stage, days overdue, the tier's facts, which cadence
   step is reached, whether a promise's date has passed. Each of these is a step function
   of the date whose steps fall on days read off the data (:func:`change_days`: an item's
-  issue, due date plus every threshold of the policy, a payment's date, a promise's day
-  after, a look-back window passing a date). Between two such days every decision is the
-  same;
+  issue, due date plus every threshold of the policy while it is unpaid, a payment's date,
+  a promise's day after, a look-back window passing a date). Between two such days every
+  decision is the same (a test walks every day up to the next look to show it);
 - within the day, with the contact slot entering the planning horizon.
 
 What runs beside the overdue messages (calls, after-payment steps, greetings: issue 14,
@@ -108,11 +108,14 @@ def change_days(
     for item in items:
         days.add(item.issued_on)
         due = item.due_on
-        days.update(coming(due, offsets, today))
+        settled = item.settled_on()
+        if settled is None or settled > today or item.issued_on > today:
+            # Open (or paid only later): its days overdue still count. Once paid, they
+            # are fixed: its delay enters the tier only through the look-back window.
+            days.update(coming(due, offsets, today))
         days.update(p.paid_on for p in item.payments)
         if due > today - timedelta(days=months * 31 + 7):
             days.add(_window_passes(due, months))
-        settled = item.settled_on()
         if settled is not None and settled > today - timedelta(days=months * 31 + 7):
             days.add(_window_passes(settled, months))
     if items:
@@ -187,8 +190,10 @@ def next_look(
     soonest = _soonest_today(st, live, slots, tick)
     days = change_days(st.items, promises, st.today, policy)
     if st.stage.stage == "settled" and not live and soonest is None:
-        # Nothing open: only an item issued later can open a cycle.
-        days = [d for d in days if any(i.issued_on == d for i in st.items)]
+        # Nothing open: only an item issued later can open a cycle; from its issue day on,
+        # every change day counts (its pre-due day comes after it).
+        issued = [i.issued_on for i in st.items if i.issued_on > st.today]
+        days = [d for d in days if d >= min(issued)] if issued else []
     kinds = dict.fromkeys(days, _CHANGE)
     if beside is not None:
         for d in beside.days:

@@ -96,7 +96,8 @@ def old_next_look(s: Standing, live: Collection[Live], promises: Sequence[Promis
                 soonest = None if slot is None else max(slot.start - horizon + TINY, now + TINY)
     days = change_days(s.items, promises, s.today, s.policy)
     if s.stage.stage == "settled" and not live and soonest is None:
-        days = [d for d in days if any(i.issued_on == d for i in s.items)]
+        issued = [i.issued_on for i in s.items if i.issued_on > s.today]
+        days = [d for d in days if d >= min(issued)] if issued else []
     for n, day in enumerate(days):
         at = local_midnight(day, s.customer.timezone)
         if soonest is not None and at >= soonest:
@@ -204,3 +205,46 @@ def test_one_walk_answers_the_earlier_of_the_two_walks_with_no_more_standings(
     answers = [a for a in (messages, side) if a is not None]
     assert got == min(answers, default=None)
     assert built.call_count <= len(OLD_BUILT)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=cases())
+def test_no_day_before_the_next_look_brings_anything_to_do_day_by_day(case: Case) -> None:
+    # The reference owes nothing to change_days: a standing at every local midnight from
+    # tomorrow up to the next look (or 200 days on). None may act or lean on the
+    # portfolio's total; decisions change only with the local date (next_due's doc).
+    first = standing_of(case.who, case.items, case.now, POLICY, CALENDAR, promises=case.promises)
+    cycle = first.cycle or "INV-0@2026-03-01"
+    reminders = EarlierReminders({cycle: set(case.drafted)})
+    s = standing_of(case.who, case.items, case.now, POLICY, CALENDAR, promises=case.promises,
+                    reminders=reminders)  # fmt: skip
+    live = [Live(cycle)] if case.live else []
+    if would_act(s, live):
+        return  # something to do today: the next look is its slot, not a coming day
+    got = next_look(s, live, promises=case.promises, reminders=reminders, calendar=CALENDAR,
+                    slots={}, tick=TICK)  # fmt: skip
+    zone = case.who.timezone
+    for n in range(1, 201):
+        at = local_midnight(s.today + timedelta(days=n), zone)
+        if got is not None and at >= got:
+            break
+        there = standing_of(case.who, case.items, at, POLICY, CALENDAR, promises=case.promises,
+                            reminders=reminders)  # fmt: skip
+        assert not would_act(there, live), f"acts on {there.today}, next look {got}"
+        assert not portfolio_bound(there), f"portfolio-bound on {there.today}, next look {got}"
+
+
+def test_an_invoice_issued_after_today_is_looked_at_again_on_its_pre_due_day() -> None:
+    # In New York it is still 1 March when the invoice of 2 March arrives: nothing is
+    # open yet, and the first thing to do is its pre-due reminder, days after its issue.
+    who = Who(timezone="America/New_York")
+    item = Item("INV-0", Decimal(100), date(2026, 3, 2), date(2026, 3, 6))
+    now = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
+    s = standing_of(who, (item,), now, POLICY, CALENDAR)
+    assert s.stage.stage == "settled" and not would_act(s, ())
+    got = next_look(s, (), promises=(), reminders=EarlierReminders(), calendar=CALENDAR,
+                    slots={}, tick=TICK)  # fmt: skip
+    pre_due = item.due_on - timedelta(days=POLICY.stages.pre_due_days)
+    assert got == local_midnight(pre_due, who.timezone)
+    there = standing_of(who, (item,), got, POLICY, CALENDAR)
+    assert there.stage.stage == "pre_due" and would_act(there, ())
