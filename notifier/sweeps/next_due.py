@@ -104,25 +104,56 @@ def change_days(
     """The coming local dates (after ``today``) on which the customer's decisions may change."""
     offsets = _offsets(policy)
     months = policy.tiers.lookback_months
+    late_after = policy.tiers.late_after_days
+    recent = today - timedelta(days=months * 31 + 7)
+    counting = _overdue_counting(items, today)
     days: set[date] = set()
     for item in items:
         days.add(item.issued_on)
         due = item.due_on
-        settled = item.settled_on()
-        if settled is None or settled > today or item.issued_on > today:
-            # Open (or paid only later): its days overdue still count. Once paid, they
-            # are fixed: its delay enters the tier only through the look-back window.
+        if any(item is c for c in counting):
             days.update(coming(due, offsets, today))
         days.update(p.paid_on for p in item.payments)
-        if due > today - timedelta(days=months * 31 + 7):
-            days.add(_window_passes(due, months))
-        if settled is not None and settled > today - timedelta(days=months * 31 + 7):
-            days.add(_window_passes(settled, months))
+        settled = item.settled_on()
+        if settled is not None:
+            # D1 counts a paid item's delay while its due date (the longest delay) or its
+            # payment (a late payment) is within the look-back: a day each leaves it.
+            delay = (settled - due).days
+            if delay > 0 and due > recent:
+                days.add(_window_passes(due, months))
+            if delay > late_after and settled > recent:
+                days.add(_window_passes(settled, months))
     if items:
         first = min(i.issued_on for i in items)
         days.add(first + timedelta(days=policy.tiers.a_min_relationship_days))
     days.update(p.promised_on + timedelta(days=1) for p in promises if p.status == "open")
     return sorted(d for d in days if d > today)
+
+
+def _overdue_counting(items: Sequence[Item], today: date) -> list[Item]:
+    """The items whose days overdue decide something from ``today`` on: the oldest one
+    still collected (the stage, the cadence step, the cycle) and the oldest one unpaid (D1's
+    delay so far: a disputed one too). A paid item's delay is fixed, a younger item's is
+    always shorter. With a payment dated after today or an item issued after it, which
+    items those are may change: then every item not paid by today."""
+    unpaid = [i for i in items if (s := i.settled_on()) is None or s > today or i.issued_on > today]
+    if any(i.issued_on > today for i in items) or any(
+        p.paid_on > today for i in items for p in i.payments
+    ):
+        return unpaid
+    counting = [min(unpaid, key=_due)] if unpaid else []
+    collected = [i for i in unpaid if i.is_collectable_on(today)]
+    if collected:
+        counting.append(min(collected, key=_due_and_id))
+    return counting
+
+
+def _due(item: Item) -> date:
+    return item.due_on
+
+
+def _due_and_id(item: Item) -> tuple[date, str]:
+    return (item.due_on, item.id)
 
 
 def would_act(st: Standing, live: Collection[Live]) -> bool:

@@ -1,5 +1,5 @@
 """The planner's next look walks the coming change days and side days once: for random
-customers (items issued, due and paid at random, a promise, steps already drafted, live
+customers (items issued, due, paid and disputed at random, a promise, steps drafted, live
 drafts and calls) at random instants it answers what looking at the overdue messages and
 at the side tasks apart answered (the earlier of the two), with no more standings built,
 and a side task's coming days are the ones read off every cadence step."""
@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from notifier.domain.calendar import CalendarNotPublished, WorkCalendar
 from notifier.domain.calls import greeting_days, mid_term
 from notifier.domain.items import Item, PaymentFact
+from notifier.domain.policy import Policy
 from notifier.domain.slots import SEARCH_DAYS
 from notifier.domain.standing import EarlierReminders, PromiseFact, SlotMemo, Standing, standing_of
 from notifier.settings import load_policy
@@ -169,7 +170,10 @@ def cases(draw: st.DrawFn) -> Case:
         if paid:
             on = issued + timedelta(days=draw(st.integers(0, 120)))
             payments = (PaymentFact(amount * paid / 100, on),)
-        items.append(Item(f"INV-{n}", amount, issued, due, payments=payments))
+        dispute = draw(st.sampled_from((None, None, None, "all", "part")))  # D22
+        items.append(Item(f"INV-{n}", amount, issued, due, payments=payments,
+                          disputed=dispute is not None,
+                          disputed_amount=amount / 2 if dispute == "part" else None))  # fmt: skip
     promises: tuple[PromiseFact, ...] = ()
     if draw(st.booleans()):
         on = DAY0 + timedelta(days=draw(st.integers(-10, 20)))
@@ -207,17 +211,52 @@ def test_one_walk_answers_the_earlier_of_the_two_walks_with_no_more_standings(
     assert built.call_count <= len(OLD_BUILT)
 
 
+@st.composite
+def open_cases(draw: st.DrawFn) -> Case:
+    """Customers owing on several items at once, some disputed, some paid on a day still
+    to come, the tier worked out (not set by hand): which item sets the stage, and which
+    the tier's delay, changes as days pass."""
+    who = Who(timezone=draw(st.sampled_from(ZONES)), tier=None, tier_hand_set=False,
+              legal_authorised=draw(st.booleans()))  # fmt: skip
+    items = []
+    for n in range(draw(st.integers(2, 4))):
+        due = DAY0 + timedelta(days=draw(st.integers(-120, 30)))
+        issued = due - timedelta(days=draw(st.integers(0, 45)))
+        amount = Decimal(draw(st.integers(100, 90_000)))
+        payments: tuple[PaymentFact, ...] = ()
+        paid = draw(st.sampled_from((0, 0, 50, 100, 100)))
+        if paid:
+            on = due + timedelta(days=draw(st.integers(-10, 150)))
+            payments = (PaymentFact(amount * paid / 100, on),)
+        dispute = draw(st.sampled_from((None, None, "all", "part")))
+        items.append(Item(f"INV-{n}", amount, issued, due, payments=payments,
+                          disputed=dispute is not None,
+                          disputed_amount=amount / 2 if dispute == "part" else None))  # fmt: skip
+    drafted = tuple(draw(st.lists(st.sampled_from(STEPS), max_size=3, unique=True)))
+    now = datetime.combine(DAY0, datetime.min.time(), UTC) + timedelta(
+        minutes=draw(st.integers(0, 24 * 60)))  # fmt: skip
+    return Case(who, tuple(items), (), drafted, False, None, now)
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(case=cases())
-def test_no_day_before_the_next_look_brings_anything_to_do_day_by_day(case: Case) -> None:
+@given(case=st.one_of(cases(), open_cases()), caught_up=st.booleans())
+def test_no_day_before_the_next_look_brings_anything_to_do_day_by_day(
+    case: Case, caught_up: bool
+) -> None:
     # The reference owes nothing to change_days: a standing at every local midnight from
     # tomorrow up to the next look (or 200 days on). None may act or lean on the
     # portfolio's total; decisions change only with the local date (next_due's doc).
+    # ``caught_up``: every step due today drafted already, as the planner leaves it.
     first = standing_of(case.who, case.items, case.now, POLICY, CALENDAR, promises=case.promises)
     cycle = first.cycle or "INV-0@2026-03-01"
-    reminders = EarlierReminders({cycle: set(case.drafted)})
-    s = standing_of(case.who, case.items, case.now, POLICY, CALENDAR, promises=case.promises,
-                    reminders=reminders)  # fmt: skip
+    drafted = set(case.drafted)
+    while True:
+        reminders = EarlierReminders({cycle: set(drafted)})
+        s = standing_of(case.who, case.items, case.now, POLICY, CALENDAR,
+                        promises=case.promises, reminders=reminders)  # fmt: skip
+        if not caught_up or s.due is None:
+            break
+        drafted.add(s.due.step.name)
     live = [Live(cycle)] if case.live else []
     if would_act(s, live):
         return  # something to do today: the next look is its slot, not a coming day
@@ -248,3 +287,59 @@ def test_an_invoice_issued_after_today_is_looked_at_again_on_its_pre_due_day() -
     assert got == local_midnight(pre_due, who.timezone)
     there = standing_of(who, (item,), got, POLICY, CALENDAR)
     assert there.stage.stage == "pre_due" and would_act(there, ())
+
+
+def caught_up(
+    who: Who, items: tuple[Item, ...], now: datetime, policy: Policy = POLICY
+) -> Standing:
+    """The standing with every step due at ``now`` drafted already (as the planner leaves
+    it)."""
+    drafted: set[str] = set()
+    while True:
+        first = standing_of(who, items, now, policy, CALENDAR)
+        cycle = first.cycle or "none"
+        s = standing_of(who, items, now, policy, CALENDAR,
+                        reminders=EarlierReminders({cycle: set(drafted)}))  # fmt: skip
+        if s.due is None:
+            return s
+        drafted.add(s.due.step.name)
+
+
+def first_look(s: Standing) -> datetime | None:
+    return next_look(s, (), promises=(), reminders=s.reminders, calendar=CALENDAR, slots={},
+                     tick=TICK)  # fmt: skip
+
+
+def test_an_older_disputed_invoice_still_counts_for_the_tier_it_can_make_c() -> None:
+    # D22 sets the disputed invoice aside from collection, not from D1's delay: on 6 March
+    # it is 60 days overdue and the customer becomes C. With a pre-due stage of 5 days,
+    # C's pre-due reminder (5 days before) is then due for the other invoice at once, a
+    # day before B's (3 days before).
+    policy = POLICY.model_copy(
+        update={"stages": POLICY.stages.model_copy(update={"pre_due_days": 5})}
+    )
+    who = Who(timezone="Asia/Shanghai")
+    disputed = Item("INV-1", Decimal(500), date(2025, 12, 1), date(2026, 1, 5), disputed=True)
+    owed = Item("INV-2", Decimal(800), date(2026, 2, 1), date(2026, 3, 10))
+    s = caught_up(who, (disputed, owed), datetime(2026, 3, 2, 2, 0, tzinfo=UTC), policy)
+    assert s.tier.tier == "B" and s.stage.oldest_item_id == "INV-2"
+    got = first_look(s)
+    assert got == local_midnight(date(2026, 3, 6), who.timezone)
+    there = standing_of(who, s.items, got, policy, CALENDAR, reminders=s.reminders)
+    assert there.tier.tier == "C" and there.due is not None and there.due.step.name == "pre_due"
+
+
+def test_once_the_oldest_invoice_is_paid_on_a_later_day_the_next_one_sets_the_days() -> None:
+    # Paid in full on 10 March (a payment dated ahead): from then on the invoice due on
+    # 20 March sets the stage, and its pre-due day (17 March) is the next thing to do.
+    who = Who(timezone="Asia/Shanghai")
+    paid_later = Item("INV-1", Decimal(500), date(2026, 1, 20), date(2026, 2, 20),
+                      payments=(PaymentFact(Decimal(500), date(2026, 3, 10)),))  # fmt: skip
+    next_one = Item("INV-2", Decimal(800), date(2026, 2, 18), date(2026, 3, 20))
+    s = caught_up(who, (paid_later, next_one), datetime(2026, 3, 2, 2, 0, tzinfo=UTC))
+    assert s.stage.oldest_item_id == "INV-1"
+    got = first_look(s)
+    pre_due = local_midnight(date(2026, 3, 17), who.timezone)
+    assert got is not None and got <= pre_due
+    there = standing_of(who, s.items, pre_due, POLICY, CALENDAR, reminders=s.reminders)
+    assert there.stage.oldest_item_id == "INV-2" and would_act(there, ())
