@@ -31,6 +31,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from notifier.domain.cadence import track
 from notifier.domain.calendar import CalendarNotPublished, WorkCalendar
 from notifier.domain.items import Item
 from notifier.domain.policy import Policy
@@ -72,8 +73,8 @@ def _offsets(policy: Policy) -> tuple[timedelta, ...]:
     stages, tiers = policy.stages, policy.tiers
     days = {-stages.pre_due_days, 1, stages.m1_max + 1, stages.m2_max + 1, stages.m3_max + 1}
     days |= {tiers.a_grace_days + 1, tiers.c_min_delay_days, tiers.high_risk_days_overdue + 1}
-    if policy.cadence is not None:
-        for step in policy.cadence.steps:
+    if policy.cadence is not None:  # the message steps (calls and D24's: side days)
+        for step in track(policy.cadence.steps, calls=False):
             days |= {step.day_for(t) for t in ("A", "B", "C")}
     offsets = tuple(timedelta(days=d) for d in sorted(days))
     _OFFSETS[id(policy)] = (policy, offsets)
