@@ -28,7 +28,7 @@ from notifier.store import reminders
 from notifier.store.models import Reminder
 from notifier.store.queries import CustomerRow
 from notifier.sweeps.context import SweepContext
-from notifier.sweeps.next_due import TINY, Beside, coming
+from notifier.sweeps.next_due import TINY, Beside, coming, overdue_counting
 
 if TYPE_CHECKING:
     from notifier.sweeps.plan import PlanReport
@@ -161,12 +161,17 @@ def _side_days(st: Standing) -> list[date]:
     days: set[date] = set()
     if st.items:
         due, middle, paid = _side_offsets(st.policy, st.tier.tier)
-        for item in st.items:
+        # The call of the cadence and the mid-term call follow the oldest item collected
+        # (next_due.overdue_counting); the after-payment steps, the day it all was paid:
+        # one of the days an item was settled.
+        for item in overdue_counting(st.items, today):
             days.update(coming(item.due_on, due, today))
             if middle:
                 days.update(coming(mid_term(item), middle, today))
-            for payment in item.payments if paid else ():
-                days.update(coming(payment.paid_on, paid, today))
+        for item in st.items if paid else ():
+            settled = item.settled_on()
+            if settled is not None:
+                days.update(coming(settled, paid, today))
     days.update(greeting_days(st.policy.greetings, today))
     return sorted(days)
 

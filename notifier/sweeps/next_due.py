@@ -107,7 +107,7 @@ def change_days(
     months = policy.tiers.lookback_months
     late_after = policy.tiers.late_after_days
     recent = today - timedelta(days=months * 31 + 7)
-    counting = _overdue_counting(items, today)
+    counting = overdue_counting(items, today)
     days: set[date] = set()
     for item in items:
         days.add(item.issued_on)
@@ -131,7 +131,7 @@ def change_days(
     return sorted(d for d in days if d > today)
 
 
-def _overdue_counting(items: Sequence[Item], today: date) -> list[Item]:
+def overdue_counting(items: Sequence[Item], today: date) -> list[Item]:
     """The items whose days overdue decide something from ``today`` on: the oldest one
     still collected (the stage, the cadence step, the cycle) and the oldest one unpaid (D1's
     delay so far: a disputed one too). A paid item's delay is fixed, a younger item's is

@@ -15,6 +15,7 @@ from unittest.mock import patch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from notifier.domain.cadence import cycle_key
 from notifier.domain.calendar import CalendarNotPublished, WorkCalendar
 from notifier.domain.calls import greeting_days, mid_term
 from notifier.domain.items import Item, PaymentFact
@@ -56,16 +57,16 @@ def old_side_days(s: Standing) -> list[date]:
     cadence = s.policy.cadence
     steps = cadence.steps if cadence is not None else ()
     days: set[date] = set()
+    counting = next_due.overdue_counting(s.items, s.today)
     for item in s.items:
         for step in steps:
             d = step.day_for(s.tier.tier)
-            if step.is_call and step.anchor == "due":
+            if step.is_call and step.anchor == "due" and item in counting:
                 days.add(item.due_on + timedelta(days=d))
-            elif step.anchor == "mid_term":
+            elif step.anchor == "mid_term" and item in counting:
                 days.add(mid_term(item) + timedelta(days=d))
-            elif step.anchor == "settled":
-                for payment in item.payments:
-                    days.add(payment.paid_on + timedelta(days=d))
+            elif step.anchor == "settled" and (settled := item.settled_on()) is not None:
+                days.add(settled + timedelta(days=d))
     days.update(greeting_days(s.policy.greetings, s.today))
     return sorted(d for d in days if d > s.today)
 
@@ -258,10 +259,10 @@ def test_no_day_before_the_next_look_brings_anything_to_do_day_by_day(
             break
         drafted.add(s.due.step.name)
     live = [Live(cycle)] if case.live else []
-    if would_act(s, live):
+    if would_act(s, live) or s.side_tasks:
         return  # something to do today: the next look is its slot, not a coming day
     got = next_look(s, live, promises=case.promises, reminders=reminders, calendar=CALENDAR,
-                    slots={}, tick=TICK)  # fmt: skip
+                    slots={}, tick=TICK, beside=beside(s, [], TICK))  # fmt: skip
     zone = case.who.timezone
     for n in range(1, 201):
         at = local_midnight(s.today + timedelta(days=n), zone)
@@ -271,6 +272,7 @@ def test_no_day_before_the_next_look_brings_anything_to_do_day_by_day(
                             reminders=reminders)  # fmt: skip
         assert not would_act(there, live), f"acts on {there.today}, next look {got}"
         assert not portfolio_bound(there), f"portfolio-bound on {there.today}, next look {got}"
+        assert not there.side_tasks, f"{there.side_tasks} on {there.today}, next look {got}"
 
 
 def test_an_invoice_issued_after_today_is_looked_at_again_on_its_pre_due_day() -> None:
@@ -343,3 +345,22 @@ def test_once_the_oldest_invoice_is_paid_on_a_later_day_the_next_one_sets_the_da
     assert got is not None and got <= pre_due
     there = standing_of(who, s.items, pre_due, POLICY, CALENDAR, reminders=s.reminders)
     assert there.stage.oldest_item_id == "INV-2" and would_act(there, ())
+
+
+def test_a_customer_who_paid_everything_is_looked_at_again_when_thanks_are_due() -> None:
+    # D24: a week after the last invoice was paid (in two parts, the second on 1 March),
+    # the thanks and the feedback call of a cycle that was reminded.
+    who = Who(timezone="Asia/Shanghai")
+    paid = Item("INV-1", Decimal(500), date(2026, 1, 10), date(2026, 2, 10),
+                payments=(PaymentFact(Decimal(200), date(2026, 2, 20)),
+                          PaymentFact(Decimal(300), date(2026, 3, 1))))  # fmt: skip
+    reminded = EarlierReminders({cycle_key("INV-1", date(2026, 2, 10)): {"friendly"}})
+    now = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+    s = standing_of(who, (paid,), now, POLICY, CALENDAR, reminders=reminded)
+    assert s.stage.stage == "settled" and not s.side_tasks
+    got = next_look(s, (), promises=(), reminders=reminded, calendar=CALENDAR, slots={},
+                    tick=TICK, beside=beside(s, [], TICK))  # fmt: skip
+    thanks = local_midnight(date(2026, 3, 8), who.timezone)
+    assert got is not None and got <= thanks
+    there = standing_of(who, (paid,), thanks, POLICY, CALENDAR, reminders=reminded)
+    assert {t.kind for t in there.side_tasks} == {"after_payment", "call"}
