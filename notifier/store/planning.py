@@ -141,13 +141,16 @@ def recompute_now(session: Session, customer_ids: Iterable[str], why: str) -> No
 def recompute_all(session: Session, why: str) -> int:
     """Every customer to the next tick (a changed policy); rows missing are created."""
     marked = session.execute(update(_D).values(next_at=RECOMPUTE, why=why[:20]))
-    known = select(col(PlannerDue.customer_id))
+    # NOT EXISTS, not NOT IN: PostgreSQL plans an anti-join for it, where NOT IN over more
+    # ids than its work memory holds compares every customer with every row (hours at
+    # 300,000 customers).
+    known = select(_D.c.customer_id).where(_D.c.customer_id == col(Customer.id)).exists()
     session.execute(
         sql_insert(_D).from_select(
             ["customer_id", "next_at", "why", "portfolio_bound"],
             select(col(Customer.id), bindparam("at", RECOMPUTE, type_=_AT),
                    bindparam("why", why[:20]), bindparam("b", False))
-            .where(col(Customer.id).not_in(known)),
+            .where(~known),
         )
     )  # fmt: skip
     return int(marked.rowcount)  # type: ignore[attr-defined]

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from notifier.domain.calendar import CalendarNotPublished
@@ -42,7 +43,11 @@ class FallbackReport:
 
 
 def unread_emails(session: Session, now: datetime, hours: int) -> list[Reminder]:
-    followed = select(col(Reminder.fallback_of)).where(col(Reminder.fallback_of).is_not(None))
+    # NOT EXISTS (an anti-join), not NOT IN: see store.planning.recompute_all.
+    fallback = aliased(Reminder)
+    followed = (
+        select(col(fallback.id)).where(col(fallback.fallback_of) == col(Reminder.id)).exists()
+    )
     return list(
         session.scalars(
             select(Reminder)
@@ -53,7 +58,7 @@ def unread_emails(session: Session, now: datetime, hours: int) -> list[Reminder]
                 col(Reminder.read_at).is_(None),
                 col(Reminder.clicked_at).is_(None),
                 col(Reminder.replied_at).is_(None),
-                col(Reminder.id).not_in(followed),
+                ~followed,
             )
             .order_by(col(Reminder.id))
             .limit(BATCH)

@@ -126,15 +126,21 @@ def past_period(session: Session, today: date, policy: RetentionPolicy) -> list[
         .group_by(P.c.invoice_id)
         .subquery()
     )  # fmt: skip
+    # An open dispute on any of the customer's invoices: NOT EXISTS (an anti-join), not
+    # NOT IN (see store.planning.recompute_all).
+    other = R.alias("disputed_receivable")
     disputed = (
-        select(R.c.customer_id).join(D, D.c.invoice_id == R.c.id).where(D.c.resolved_at.is_(None))
+        select(other.c.id)
+        .join(D, D.c.invoice_id == other.c.id)
+        .where(other.c.customer_id == R.c.customer_id, D.c.resolved_at.is_(None))
+        .exists()
     )
     unpaid = func.sum(case((func.coalesce(paid.c.paid, 0) < R.c.amount_cents, 1), else_=0))
     rows = session.execute(
         select(R.c.customer_id, C.c.country, func.max(paid.c.last).label("settled_on"))
         .join(C, C.c.id == R.c.customer_id)
         .outerjoin(paid, paid.c.invoice_id == R.c.id)
-        .where(R.c.customer_id.not_in(disputed))
+        .where(~disputed)
         .group_by(R.c.customer_id, C.c.country)
         .having(unpaid == 0)
         .order_by(R.c.customer_id)
