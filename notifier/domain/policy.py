@@ -21,6 +21,7 @@ Channel = Literal["sms", "email", "letter", "call"]  # letter: printed, posted b
 Anchor = Literal["due", "mid_term", "settled"]
 Kind = Literal["business", "individual"]
 TierName = Literal["A", "B", "C"]
+TIERS: tuple[TierName, ...] = ("A", "B", "C")
 StageName = Literal["pre_due", "m1", "m2", "m3", "legal"]
 STAGES: tuple[StageName, ...] = ("pre_due", "m1", "m2", "m3", "legal")
 

@@ -18,7 +18,7 @@ from sqlmodel import Session, col
 from notifier.domain.calendar import CalendarNotPublished
 from notifier.domain.calls import SideTask, greeting_days, mid_term
 from notifier.domain.lifecycle import Status
-from notifier.domain.policy import Policy, TierName
+from notifier.domain.policy import TIERS, Policy
 from notifier.domain.slots import SEARCH_DAYS, Slot, slot_for
 from notifier.domain.standing import SlotMemo, Standing
 from notifier.drafting.compose import compose, compose_call, message_context, payment_url
@@ -160,7 +160,7 @@ def _side_days(st: Standing) -> list[date]:
     today = st.today
     days: set[date] = set()
     if st.items:
-        due, middle, paid = _side_offsets(st.policy, st.tier.tier)
+        due, middle, paid = _side_offsets(st.policy)
         # The call of the cadence and the mid-term call follow the oldest item collected
         # (next_due.overdue_counting); the after-payment steps, the day it all was paid:
         # one of the days an item was settled.
@@ -177,14 +177,14 @@ def _side_days(st: Standing) -> list[date]:
 
 
 _Offsets = tuple[timedelta, ...]
-_SIDE_OFFSETS: dict[tuple[int, str], tuple[Policy, tuple[_Offsets, _Offsets, _Offsets]]] = {}
+_SIDE_OFFSETS: dict[int, tuple[Policy, tuple[_Offsets, _Offsets, _Offsets]]] = {}
 
 
-def _side_offsets(policy: Policy, tier: TierName) -> tuple[_Offsets, _Offsets, _Offsets]:
-    """The tier's side-task days after an item's due date (call steps), after the middle
-    of its credit term and after a payment, each set once (kept per policy object:
-    policies are not hashable)."""
-    known = _SIDE_OFFSETS.get((id(policy), tier))
+def _side_offsets(policy: Policy) -> tuple[_Offsets, _Offsets, _Offsets]:
+    """The side-task days after an item's due date (call steps), after the middle of its
+    credit term and after a payment, for every tier (the tier may change on a coming day),
+    each set once (kept per policy object: policies are not hashable)."""
+    known = _SIDE_OFFSETS.get(id(policy))
     if known is not None and known[0] is policy:
         return known[1]
     if len(_SIDE_OFFSETS) > 64:
@@ -194,12 +194,15 @@ def _side_offsets(policy: Policy, tier: TierName) -> tuple[_Offsets, _Offsets, _
 
     def after(anchor: str) -> _Offsets:
         days = {
-            s.day_for(tier) for s in steps if s.anchor == anchor and (anchor != "due" or s.is_call)
+            s.day_for(tier)
+            for s in steps
+            if s.anchor == anchor and (anchor != "due" or s.is_call)
+            for tier in TIERS
         }
         return tuple(timedelta(days=d) for d in sorted(days))
 
     result = (after("due"), after("mid_term"), after("settled"))
-    _SIDE_OFFSETS[(id(policy), tier)] = (policy, result)
+    _SIDE_OFFSETS[id(policy)] = (policy, result)
     return result
 
 

@@ -34,7 +34,8 @@ from zoneinfo import ZoneInfo
 from notifier.domain.cadence import track
 from notifier.domain.calendar import CalendarNotPublished, WorkCalendar
 from notifier.domain.items import Item
-from notifier.domain.policy import Policy
+from notifier.domain.policy import TIERS, Policy
+from notifier.domain.stages import oldest_open
 from notifier.domain.standing import (
     CustomerFacts,
     EarlierReminders,
@@ -75,7 +76,7 @@ def _offsets(policy: Policy) -> tuple[timedelta, ...]:
     days |= {tiers.a_grace_days + 1, tiers.c_min_delay_days, tiers.high_risk_days_overdue + 1}
     if policy.cadence is not None:  # the message steps (calls and D24's: side days)
         for step in track(policy.cadence.steps, calls=False):
-            days |= {step.day_for(t) for t in ("A", "B", "C")}
+            days |= {step.day_for(t) for t in TIERS}
     offsets = tuple(timedelta(days=d) for d in sorted(days))
     _OFFSETS[id(policy)] = (policy, offsets)
     return offsets
@@ -107,12 +108,12 @@ def change_days(
     months = policy.tiers.lookback_months
     late_after = policy.tiers.late_after_days
     recent = today - timedelta(days=months * 31 + 7)
-    counting = overdue_counting(items, today)
+    counting = {id(item) for item in overdue_counting(items, today)}
     days: set[date] = set()
     for item in items:
         days.add(item.issued_on)
         due = item.due_on
-        if any(item is c for c in counting):
+        if id(item) in counting:
             days.update(coming(due, offsets, today))
         days.update(p.paid_on for p in item.payments)
         settled = item.settled_on()
@@ -143,18 +144,14 @@ def overdue_counting(items: Sequence[Item], today: date) -> list[Item]:
     ):
         return unpaid
     counting = [min(unpaid, key=_due)] if unpaid else []
-    collected = [i for i in unpaid if i.is_collectable_on(today)]
-    if collected:
-        counting.append(min(collected, key=_due_and_id))
+    stage_item = oldest_open(items, today)  # the one customer_stage reads
+    if stage_item is not None:
+        counting.append(stage_item)
     return counting
 
 
 def _due(item: Item) -> date:
     return item.due_on
-
-
-def _due_and_id(item: Item) -> tuple[date, str]:
-    return (item.due_on, item.id)
 
 
 def would_act(st: Standing, live: Collection[Live]) -> bool:
@@ -245,10 +242,11 @@ def next_look(
             changes += 1
             if would_act(later, live) or portfolio_bound(later):
                 return at  # (a portfolio-bound tier: the total that day is not known yet)
-        if kind & _SIDE:
-            sides += 1
-            if later.side_tasks:
-                return at
+        sides += bool(kind & _SIDE)
+        # Any day looked at may bring a side task: a side day by its own anchor, a change
+        # day by what it changes (the tier a call step is open to, a promise's pause).
+        if beside is not None and later.side_tasks:
+            return at
     return soonest
 
 

@@ -1,8 +1,9 @@
 """The planner's next look walks the coming change days and side days once: for random
 customers (items issued, due, paid and disputed at random, a promise, steps drafted, live
 drafts and calls) at random instants it answers what looking at the overdue messages and
-at the side tasks apart answered (the earlier of the two), with no more standings built,
-and a side task's coming days are the ones read off every cadence step."""
+at the side tasks apart answered (the earlier of the two, or earlier still for a side task
+a change day brings), with no more standings built, and a side task's coming days are the
+ones read off every cadence step; and no day before the next look has anything to do."""
 
 from __future__ import annotations
 
@@ -59,8 +60,8 @@ def old_side_days(s: Standing) -> list[date]:
     days: set[date] = set()
     counting = next_due.overdue_counting(s.items, s.today)
     for item in s.items:
-        for step in steps:
-            d = step.day_for(s.tier.tier)
+        for step, tier in ((step, tier) for step in steps for tier in ("A", "B", "C")):
+            d = step.day_for(tier)  # every tier's: the tier may change on a coming day
             if step.is_call and step.anchor == "due" and item in counting:
                 days.add(item.due_on + timedelta(days=d))
             elif step.anchor == "mid_term" and item in counting:
@@ -208,7 +209,14 @@ def test_one_walk_answers_the_earlier_of_the_two_walks_with_no_more_standings(
         got = next_look(s, live, promises=case.promises, reminders=reminders, calendar=CALENDAR,
                         slots={}, tick=TICK, beside=beside(s, ends, TICK))  # fmt: skip
     answers = [a for a in (messages, side) if a is not None]
-    assert got == min(answers, default=None)
+    # The one walk also finds a side task a change day brings (a new tier, a pause ended),
+    # which the side walk alone does not look at: never later than the two walks.
+    first_answer = min(answers, default=None)
+    assert got == first_answer or (got is not None and (first_answer is None or got < first_answer))
+    if got != first_answer:
+        there = standing_of(s.customer, s.items, got, POLICY, CALENDAR, promises=case.promises,
+                            reminders=reminders)  # fmt: skip
+        assert there.side_tasks
     assert built.call_count <= len(OLD_BUILT)
 
 
@@ -239,7 +247,7 @@ def open_cases(draw: st.DrawFn) -> Case:
     return Case(who, tuple(items), (), drafted, False, None, now)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=st.one_of(cases(), open_cases()), caught_up=st.booleans())
 def test_no_day_before_the_next_look_brings_anything_to_do_day_by_day(
     case: Case, caught_up: bool
