@@ -213,14 +213,22 @@ def greeting_step(code: str) -> str:
     return f"greeting_{code}"
 
 
-def greeting_days(policy: GreetingPolicy, today: date) -> list[date]:
-    """The coming days a greeting becomes due (for the planner's next look)."""
+def greeting_days(policy: GreetingPolicy, today: date) -> tuple[date, ...]:
+    """The coming days a greeting becomes due (for the planner's next look): the same for
+    every customer on a day, so worked out once a day."""
+    return _greeting_days(policy.calendar_country, policy.holidays, policy.days_before, today)
+
+
+@lru_cache(maxsize=256)
+def _greeting_days(
+    country: str, codes: tuple[str, ...], days_before: int, today: date
+) -> tuple[date, ...]:
     days = []
     for year in (today.year, today.year + 1):
-        for code, day in holiday_dates(policy.calendar_country, year):
-            if code in policy.holidays:
-                days.append(day - timedelta(days=policy.days_before))
-    return sorted(d for d in days if d > today)
+        for code, day in holiday_dates(country, year):
+            if code in codes:
+                days.append(day - timedelta(days=days_before))
+    return tuple(sorted(d for d in days if d > today))
 
 
 # -- what an outcome means ----------------------------------------------------------------

@@ -101,6 +101,11 @@ _MONTH_NUM = {
 # start: a day of 1-2 digits, a space, a month name of 3-9 letters, an optional "." and
 # ",", in either order of day and month.
 _YEAR_AFTER_SPACE = re.compile(r"\s\d{4}")
+# Where a month name may start: its first letter as re.I reads it (the long s "ſ" is an
+# "s"; no other character folds to one of these), then the rest of one of the 12
+# three-letter starts. Without one, neither "dmony" form can match; a case-sensitive
+# first character lets the scan skip to it (about 4x faster than the names under re.I).
+_MONTH_START = re.compile(r"[ADFJMNOSadfjmnosſ](?i:an|eb|ar|pr|ay|un|ul|ug|ep|ct|ov|ec)")
 _YEAR_OFFSETS = tuple(range(5, 15))
 _Anchor = tuple[str | re.Pattern[str], tuple[int, ...]]
 _DATES: list[tuple[re.Pattern[str], str, _Anchor]] = [
@@ -189,7 +194,7 @@ def lint(
 
     # Ids and the creditor's phone first: an invoice "INV-2026-03-01" is not a date.
     # The cheap substring tests only skip scans that could not match.
-    stripped = _URL.sub(" ", text) if "http" in lowered or "www." in lowered else text
+    stripped = _without_links(text, lowered)
     for token in facts.ignore:
         if token:
             stripped = stripped.replace(token, " ")
@@ -199,7 +204,7 @@ def lint(
             LintProblem("wrong_date", f"{day.isoformat()} is none of this customer's dates")
         )
     if "%" in stripped or "％" in stripped:
-        stripped = _PERCENT.sub(" ", stripped)
+        stripped = _without_percents(stripped)
     for raw in _unknown_amounts(stripped, facts.amounts):
         problems.append(LintProblem("wrong_amount", f"{raw.strip()} matches no amount owed"))
 
@@ -287,14 +292,26 @@ def _whole_word(w: str) -> re.Pattern[str] | None:
 
 def _extract_dates(text: str) -> tuple[str, set[date]]:
     found: set[date] = set()
+    # Blanking a date never makes a month name (a space stands between what it joins), so
+    # a text without one now has none for either "dmony" form.
+    months = _MONTH_START.search(text) is not None
+    known: tuple[object, str, list[int]] | None = None  # the last anchor's positions
     for pattern, kind, (anchor, offsets) in _DATES:
-        matches = _anchored(pattern, text, _positions(text, anchor), offsets)
+        if kind == "dmony" and not months:
+            continue
+        if known is not None and known[0] is anchor and known[1] is text:
+            positions = known[2]  # the same anchor in the same text (nothing blanked)
+        else:
+            positions = _positions(text, anchor)
+            known = (anchor, text, positions)
+        matches = _anchored(pattern, text, positions, offsets)
         if not matches:
             continue
         for match in matches:
             parts = match.groupdict()
             try:
-                month = _MONTH_NUM[parts["mon"].lower()] if kind == "dmony" else int(parts["m"])
+                # casefold, as re.I reads the name: "ſep" is September, not unknown
+                month = _MONTH_NUM[parts["mon"].casefold()] if kind == "dmony" else int(parts["m"])
                 year = int(parts["y"]) if "y" in parts and parts.get("y") else None
                 if year is None:
                     continue  # month/day without a year: checked via the full form only
@@ -350,6 +367,54 @@ def _blanked(text: str, matches: list[re.Match[str]]) -> str:
     return "".join(pieces)
 
 
+def _without_links(text: str, lowered: str) -> str:
+    """``_URL.sub(" ", text)`` where a link may start ("http" or "www." in the lower-cased
+    text), trying only the starts where the lower-cased text has one (the same matches:
+    no other character folds to h, t, p or w, so a link starts only there). A text whose
+    lower case has another length (a letter lower-cased to two) is scanned whole."""
+    if "http" not in lowered and "www." not in lowered:
+        return text
+    if len(lowered) != len(text):
+        return _URL.sub(" ", text)
+    starts = sorted({*_positions(lowered, "http"), *_positions(lowered, "www.")})
+    matches: list[re.Match[str]] = []
+    end = 0
+    for start in starts:
+        if start >= end and (match := _URL.match(text, start)) is not None:
+            matches.append(match)
+            end = match.end()
+    return _blanked(text, matches)
+
+
+def _without_percents(text: str) -> str:
+    """``_PERCENT.sub(" ", text)``, searching only the run of digits, points and the one
+    space before each percent sign (the only characters a match holds before its sign;
+    the regex scan tries every digit of the text, about 12 µs on a Chinese e-mail). The
+    same matches: ``\\d`` is ``str.isdecimal`` and ``\\s`` is ``str.isspace`` in a str
+    pattern."""
+    matches: list[re.Match[str]] = []
+    end = 0
+    for sign in sorted({*_positions(text, "%"), *_positions(text, "％")}):
+        start = sign
+        if start > end and text[start - 1].isspace():
+            start -= 1
+        while start > end and (text[start - 1].isdecimal() or text[start - 1] == "."):
+            start -= 1
+        if (match := _PERCENT.search(text, start, sign + 1)) is not None:
+            matches.append(match)
+            end = match.end()
+    return _blanked(text, matches)
+
+
+def _cents(value: Decimal) -> Decimal | None:
+    """``value`` to the cent; None for a number too long to be one (more digits than the
+    decimal context holds: no amount owed is that large)."""
+    try:
+        return value.quantize(_CENT)
+    except InvalidOperation:
+        return None
+
+
 def _money_matches(text: str) -> Iterator[re.Match[str]]:
     """``_MONEY.finditer(text)``, about 2x faster: a match holds a digit at most 4
     characters after its start (a currency of at most 3, a space), so the scan starts 4
@@ -390,7 +455,7 @@ def _unknown_amounts(text: str, known: frozenset[Decimal]) -> list[str]:
         suffix = (match.group("suffix") or "").strip()
         if suffix == "万元":
             value *= 10_000
-        if value.quantize(_CENT) in known:
+        if _cents(value) in known:
             continue
         if not has_unit and _part_of_name(text, match.start("num"), match.end("num")):
             continue

@@ -1,9 +1,22 @@
+import re
+import sys
 from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from notifier.domain.lint import LintFacts, facts_amounts, lint
+from notifier.domain.lint import (
+    _MONTH_START,
+    _PERCENT,
+    _URL,
+    LintFacts,
+    _without_links,
+    _without_percents,
+    facts_amounts,
+    lint,
+)
 from notifier.domain.policy import LintPolicy
 
 POLICY = LintPolicy()
@@ -190,6 +203,7 @@ def test_chinese_words_side_by_side_across_a_comma_are_not_joined() -> None:
         "September 20, 2026",
         "sept. 20, 2026",  # the longest reach with the dot: 13 characters before the year
         "DEC 31 2026",
+        "\u017fep 20, 2026",  # a long s reads as "s" (re.I)
     ],
 )
 def test_every_english_date_form_is_found_wherever_its_year_falls(written: str) -> None:
@@ -205,3 +219,35 @@ def test_a_day_run_into_digits_before_it_is_still_read_as_the_date() -> None:
     assert [str(p) for p in problems if p.rule == "wrong_date"] == [
         "wrong_date: 2026-03-23 is none of this customer's dates"
     ]
+
+
+def test_a_number_too_long_to_be_an_amount_is_refused_as_one() -> None:
+    # More digits than a decimal holds to the cent: no amount owed, and no crash (a
+    # reviewer's edit with a pasted reference number got a server error).
+    long = "1234567890123456789012345678901234567890"
+    problems = lint(f"您尚欠{long}元 回复TD退订", facts(), POLICY)
+    assert [p.rule for p in problems] == ["wrong_amount"]
+    assert long in problems[0].message
+
+
+_PIECES = list("0123456789. %％hHtTpPsSwW:/x\n") + ["٣", "\u3000", "\u00a0", "ſ", "İ", "https://"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=30).map("".join))
+def test_links_and_percentages_are_set_aside_as_the_regex_scan_would(text: str) -> None:
+    # What the amount rule sets aside before it reads numbers: the same as scanning the
+    # whole text, though only the places a link or a percentage can start are tried.
+    lowered = text.lower()
+    whole = _URL.sub(" ", text) if "http" in lowered or "www." in lowered else text
+    assert _without_links(text, lowered) == whole
+    assert _without_percents(text) == _PERCENT.sub(" ", text)
+
+
+def test_a_month_name_is_looked_for_wherever_the_date_forms_could_start_one() -> None:
+    # Without a month start the English date forms are not tried: its first letters must
+    # be every character re.I reads as the first letter of a month.
+    fold = re.compile("[adfjmnos]", re.IGNORECASE)
+    firsts = {chr(c) for c in range(sys.maxunicode + 1) if fold.fullmatch(chr(c))}
+    pattern = _MONTH_START.pattern
+    assert set(pattern[1 : pattern.index("]")]) == firsts
