@@ -34,7 +34,7 @@ class EditBody(BaseModel):
 
 class LintBody(BaseModel):
     body: str = Field(max_length=20_000)
-    subject: str | None = None
+    subject: str | None = Field(default=None, max_length=300)  # as an edit's (EditBody)
 
 
 class BulkApproveBody(BaseModel):

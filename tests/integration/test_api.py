@@ -156,6 +156,31 @@ def test_edit_with_a_threat_is_refused_and_the_draft_is_unchanged(
     assert unchanged["body"] == original["body"] and unchanged["edits"] == []
 
 
+def test_an_edit_with_a_pasted_long_number_is_refused_as_a_wrong_amount(
+    client: TestClient, reviewer: dict[str, str], portfolio: list[int]
+) -> None:
+    # 40 digits is more than an amount to the cent holds: the lint once raised on it (a
+    # server error); now the edit is refused with the reason, the draft left as it was.
+    draft_id = portfolio[2]
+    original = client.get(f"/api/drafts/{draft_id}", headers=reviewer).json()
+    pasted = original["body"].replace(
+        "回复TD退订", "参考号1234567890123456789012345678901234567890元 回复TD退订"
+    )
+    checked = client.post(f"/api/drafts/{draft_id}/lint", json={"body": pasted}, headers=reviewer)
+    assert checked.status_code == 200
+    assert any(p.startswith("wrong_amount") for p in checked.json()["problems"])
+    refused = client.patch(f"/api/drafts/{draft_id}", json={"body": pasted}, headers=reviewer)
+    assert refused.status_code == 422
+    assert (
+        client.get(f"/api/drafts/{draft_id}", headers=reviewer).json()["body"] == original["body"]
+    )
+    too_long = {"body": original["body"], "subject": "x" * 301}
+    assert (
+        client.post(f"/api/drafts/{draft_id}/lint", json=too_long, headers=reviewer).status_code
+        == 422
+    )
+
+
 def test_edit_that_passes_is_kept_with_before_and_after(
     client: TestClient, reviewer: dict[str, str], engine: Engine, portfolio: list[int]
 ) -> None:
