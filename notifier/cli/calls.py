@@ -20,7 +20,15 @@ from typing import Annotated, Literal
 import typer
 
 from notifier.cli.app import app
-from notifier.cli.shell import AtOption, InvalidInput, acting_user, parse_instant, say, shell_of
+from notifier.cli.shell import (
+    AtOption,
+    InvalidInput,
+    acting_user,
+    parse_instant,
+    record_id,
+    say,
+    shell_of,
+)
 from notifier.domain.bounds import OutOfBounds, check_date
 from notifier.domain.calls import OUTCOMES
 from notifier.importer.parse import FieldError, parse_amount, parse_date
@@ -75,7 +83,7 @@ def calls_list(
 @app.command("call")
 def call_outcome(
     ctx: typer.Context,
-    task: Annotated[int, typer.Argument(metavar="ID", help="The call task's id.")],
+    task: Annotated[int, record_id("The call task's id.")],
     outcome: Annotated[
         str, typer.Option("--outcome", help="What came of the call: " + ", ".join(OUTCOMES))
     ],

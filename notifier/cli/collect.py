@@ -27,7 +27,15 @@ from typing import Annotated, Literal
 import typer
 
 from notifier.cli.app import app
-from notifier.cli.shell import AtOption, InvalidInput, acting_user, parse_instant, say, shell_of
+from notifier.cli.shell import (
+    AtOption,
+    InvalidInput,
+    acting_user,
+    parse_instant,
+    record_id,
+    say,
+    shell_of,
+)
 from notifier.domain.bounds import OutOfBounds, check_date
 from notifier.domain.items import cents_to_money
 from notifier.domain.policy import LimitsPolicy
@@ -133,7 +141,7 @@ def dispute_add(
 @dispute_app.command("resolve")
 def dispute_resolve(
     ctx: typer.Context,
-    dispute_id: Annotated[int, typer.Argument(help="The dispute's id.", min=1)],
+    dispute_id: Annotated[int, record_id("The dispute's id.", "DISPUTE_ID")],
     note: NoteOption = None,
     as_: AsUser = None,
     at: AtOption = None,
@@ -257,7 +265,7 @@ def instalments_show(
 @instalments_app.command("cancel")
 def instalments_cancel(
     ctx: typer.Context,
-    plan_id: Annotated[int, typer.Argument(help="The plan's id.", min=1)],
+    plan_id: Annotated[int, record_id("The plan's id.", "PLAN_ID")],
     note: NoteOption = None,
     as_: AsUser = None,
     at: AtOption = None,

@@ -17,7 +17,15 @@ from typing import Annotated
 import typer
 
 from notifier.cli.app import app
-from notifier.cli.shell import AtOption, InvalidInput, acting_name, parse_instant, say, shell_of
+from notifier.cli.shell import (
+    AtOption,
+    InvalidInput,
+    acting_name,
+    parse_instant,
+    record_id,
+    say,
+    shell_of,
+)
 from notifier.services import legal, letters
 from notifier.store.db import unit_of_work
 
@@ -25,7 +33,9 @@ letter_app = typer.Typer(help="Formal letters (channel letter): print, posted, r
                          no_args_is_help=True)  # fmt: skip
 app.add_typer(letter_app, name="letter")
 
-LetterId = Annotated[int, typer.Argument(help="The letter's id (as `notifier drafts` lists it).")]
+LetterId = Annotated[
+    int, record_id("The letter's id (as `notifier drafts` lists it).", "LETTER_ID")
+]
 AsUser = Annotated[
     str | None,
     typer.Option("--as", help="The notifier user recorded as having done it (default: the "

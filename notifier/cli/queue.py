@@ -23,15 +23,17 @@ from notifier.cli.replay import DryRunOption, as_json, note, run_sweep
 from notifier.cli.shell import (
     AtOption,
     ExportLocaleOption,
-    InvalidInput,
     OutputOption,
     acting_user,
     check_output,
     err,
     out,
     parse_instant,
+    read_text_file,
+    record_id,
     shell_of,
 )
+from notifier.domain.ids import MAX_RECORD_ID
 from notifier.reports.export import Cell, Sheet, csv_for_excel, write_csv, write_xlsx
 from notifier.services import review
 from notifier.services.users import decider_problem
@@ -189,7 +191,9 @@ def _export_row(r: dict[str, Any], name: str, locale: str) -> list[Cell]:
 @app.command()
 def approve(
     ctx: typer.Context,
-    ids: Annotated[list[int] | None, typer.Argument(help="Draft ids.")] = None,
+    ids: Annotated[
+        list[int] | None, typer.Argument(help="Draft ids.", min=1, max=MAX_RECORD_ID)
+    ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every pending draft that passes lint.")] = (
         False
     ),
@@ -219,7 +223,7 @@ def approve(
 @app.command()
 def reject(
     ctx: typer.Context,
-    reminder_id: Annotated[int, typer.Argument(metavar="ID", help="Draft id.")],
+    reminder_id: Annotated[int, record_id("Draft id.")],
     reason: Annotated[str, typer.Option("--reason", help="Why, for the record.")],
     as_: AsOption = None,
     at: AtOption = None,
@@ -234,19 +238,14 @@ def reject(
 @app.command()
 def edit(
     ctx: typer.Context,
-    reminder_id: Annotated[int, typer.Argument(metavar="ID", help="Draft id.")],
+    reminder_id: Annotated[int, record_id("Draft id.")],
     body_file: Annotated[Path, typer.Option("--body-file", help="The new text (UTF-8).")],
     subject: Annotated[str | None, typer.Option("--subject", help="New e-mail subject.")] = None,
     as_: AsOption = None,
     at: AtOption = None,
 ) -> None:
     """Replace a pending draft's text; refused, with the reasons, when it breaks the rules."""
-    if not body_file.is_file():
-        raise InvalidInput(f"{body_file}: no such file")
-    try:
-        body = body_file.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{body_file}: not UTF-8 text") from exc
+    body = read_text_file(body_file, review.BODY_MAX)
     shell = shell_of(ctx)
     with unit_of_work(shell.ready_engine()) as session:
         r = review.edit(session, reminder_id, _reviewer(session, as_), body, subject,

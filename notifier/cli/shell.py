@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import click
 import typer
@@ -21,6 +21,7 @@ from notifier.channels import Channel
 from notifier.domain.bounds import OutOfBounds, check_date
 from notifier.domain.calendar import WorkCalendar
 from notifier.domain.errors import Refused
+from notifier.domain.ids import MAX_RECORD_ID
 from notifier.domain.policy import LimitsPolicy, Policy
 from notifier.render import Renderer
 from notifier.settings import Settings, load_policy, load_settings
@@ -249,6 +250,26 @@ def parse_day(value: str | None, limits: LimitsPolicy | None = None) -> date:
         raise typer.BadParameter(f"{value!r} is not a date YYYY-MM-DD") from exc
     _within(value, day, limits)
     return day
+
+
+def record_id(help: str, metavar: str = "ID") -> Any:
+    """A record's number as a command takes it: from 1 to the widest id the stores keep,
+    so a longer number is refused by name instead of failing inside the database."""
+    return typer.Argument(metavar=metavar, help=help, min=1, max=MAX_RECORD_ID)
+
+
+def read_text_file(path: Path, max_chars: int) -> str:
+    """A UTF-8 text file of at most ``max_chars`` characters, read only when its size
+    allows that many (4 bytes a character at most): a wrong file is refused by name before
+    it is read whole."""
+    if not path.is_file():
+        raise InvalidInput(f"{path}: no such file")
+    if path.stat().st_size > 4 * max_chars:
+        raise InvalidInput(f"{path}: longer than {max_chars} characters")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{path}: not UTF-8 text") from exc
 
 
 AtOption = Annotated[

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from notifier.cli.app import app, user_app
-from notifier.cli.shell import AtOption, acting_user, parse_instant, say, shell_of
+from notifier.cli.shell import AtOption, acting_user, parse_instant, record_id, say, shell_of
 from notifier.services import voice
 from notifier.store.db import unit_of_work
 from notifier.store.models import User
@@ -26,9 +26,7 @@ def _known(user: User | None, name: str) -> str | None:
 @app.command()
 def dial(
     ctx: typer.Context,
-    task_id: Annotated[
-        int, typer.Argument(help="The call task's id (see `notifier calls`).", min=1)
-    ],  # fmt: skip
+    task_id: Annotated[int, record_id("The call task's id (see `notifier calls`).", "TASK_ID")],
     as_: Annotated[
         str | None,
         typer.Option(

@@ -14,6 +14,7 @@ import unicodedata
 from notifier.domain.errors import Refused
 
 MAX_ID_LENGTH = 64  # the id columns of the store (models.py)
+MAX_RECORD_ID = 2**63 - 1  # a record's own number: a signed 64-bit integer in either store
 _RESERVED = {"/": "slash", "?": "question mark", "#": "hash", "%": "percent sign",
              "\\": "backslash"}  # fmt: skip
 

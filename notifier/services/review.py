@@ -265,6 +265,7 @@ def check_text(
 
 
 SUBJECT_MAX = 200
+BODY_MAX = 20_000  # characters: far past any message (an SMS holds 1,600 at Twilio)
 
 
 def _check_subject(subject: str) -> None:
@@ -301,6 +302,9 @@ def edit(
     body = body.strip("\n")
     if not body.strip():
         raise InvalidText("the body cannot be empty", key="err_body_empty")
+    if len(body) > BODY_MAX:
+        raise InvalidText(f"the body is longer than {BODY_MAX} characters",
+                          key="err_body_too_long", n=BODY_MAX)  # fmt: skip
     new_subject = subject if subject is not None else r.subject
     if r.channel == "sms":
         new_subject = None

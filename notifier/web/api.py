@@ -27,13 +27,13 @@ class RejectBody(BaseModel):
 
 
 class EditBody(BaseModel):
-    body: str = Field(min_length=1, max_length=20_000)
+    body: str = Field(min_length=1, max_length=review.BODY_MAX)
     subject: str | None = Field(default=None, max_length=300)
     version: int | None = None  # refuse the edit when the draft changed meanwhile
 
 
 class LintBody(BaseModel):
-    body: str = Field(max_length=20_000)
+    body: str = Field(max_length=review.BODY_MAX)
     subject: str | None = Field(default=None, max_length=300)  # as an edit's (EditBody)
 
 

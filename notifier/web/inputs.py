@@ -10,9 +10,10 @@ from typing import Annotated
 from fastapi import HTTPException, Path, Query
 
 from notifier.domain.bounds import OutOfBounds, check_date, check_instant
+from notifier.domain.ids import MAX_RECORD_ID
 from notifier.domain.policy import LimitsPolicy
 
-MAX_ID = 2**63 - 1  # a signed 64-bit integer, the widest id either store keeps
+MAX_ID = MAX_RECORD_ID  # a signed 64-bit integer, the widest id either store keeps
 MAX_OFFSET = 1_000_000  # far past any page a person reads; a bigger one is a typo or a probe
 UNPROCESSABLE = 422
 

@@ -39,7 +39,7 @@ from notifier.web.ui.session import Csrf, PageDecider, PageUser
 router = APIRouter(include_in_schema=False)
 UNPROCESSABLE = 422
 RECENT_EVENTS = 15
-MAX_BODY = 20_000
+MAX_BODY = review.BODY_MAX
 MAX_SUBJECT = 300
 
 
