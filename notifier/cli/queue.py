@@ -33,7 +33,6 @@ from notifier.cli.shell import (
     record_id,
     shell_of,
 )
-from notifier.domain.ids import MAX_RECORD_ID
 from notifier.reports.export import Cell, Sheet, csv_for_excel, write_csv, write_xlsx
 from notifier.services import review
 from notifier.services.users import decider_problem
@@ -191,9 +190,7 @@ def _export_row(r: dict[str, Any], name: str, locale: str) -> list[Cell]:
 @app.command()
 def approve(
     ctx: typer.Context,
-    ids: Annotated[
-        list[int] | None, typer.Argument(help="Draft ids.", min=1, max=MAX_RECORD_ID)
-    ] = None,
+    ids: Annotated[list[int] | None, record_id("Draft ids.", "IDS")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every pending draft that passes lint.")] = (
         False
     ),

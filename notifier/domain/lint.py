@@ -376,14 +376,8 @@ def _without_links(text: str, lowered: str) -> str:
         return text
     if len(lowered) != len(text):
         return _URL.sub(" ", text)
-    starts = sorted({*_positions(lowered, "http"), *_positions(lowered, "www.")})
-    matches: list[re.Match[str]] = []
-    end = 0
-    for start in starts:
-        if start >= end and (match := _URL.match(text, start)) is not None:
-            matches.append(match)
-            end = match.end()
-    return _blanked(text, matches)
+    starts = [*_positions(lowered, "http"), *_positions(lowered, "www.")]
+    return _blanked(text, _anchored(_URL, text, starts, (0,)))
 
 
 def _without_percents(text: str) -> str:
