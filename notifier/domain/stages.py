@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -71,3 +71,30 @@ def oldest_open(items: Iterable[Item], today: date) -> Item | None:
         ):
             oldest = item
     return oldest
+
+
+def overdue_counting(items: Sequence[Item], today: date) -> list[Item]:
+    """The items whose days overdue decide something from ``today`` on: the oldest one
+    still collected (the stage, the cadence step, the cycle) and the oldest one unpaid (D1's
+    delay so far: a disputed one too). A paid item's delay is fixed, a younger item's is
+    always shorter. With a payment dated after today or an item issued after it, which
+    items those are may change: then every item not paid by today. (``Standing.counting``
+    asks :func:`counting_with` with the stage's item it already has.)"""
+    return counting_with(items, today, oldest_open(items, today))
+
+
+def counting_with(items: Sequence[Item], today: date, stage_item: Item | None) -> list[Item]:
+    """:func:`overdue_counting`, given ``stage_item``: ``oldest_open(items, today)``."""
+    unpaid = [i for i in items if (s := i.settled_on()) is None or s > today or i.issued_on > today]
+    if any(i.issued_on > today for i in items) or any(
+        p.paid_on > today for i in items for p in i.payments
+    ):
+        return unpaid
+    counting = [min(unpaid, key=_due)] if unpaid else []
+    if stage_item is not None:
+        counting.append(stage_item)
+    return counting
+
+
+def _due(item: Item) -> date:
+    return item.due_on

@@ -48,7 +48,7 @@ from notifier.domain.once import once
 from notifier.domain.policy import Channel, Kind, Policy, TierName, Tone
 from notifier.domain.position import Position, Totals, position
 from notifier.domain.slots import SEARCH_DAYS, Slot, slot_for
-from notifier.domain.stages import StageResult, customer_stage
+from notifier.domain.stages import StageResult, counting_with, customer_stage
 from notifier.domain.tiers import TierDecision, TierFacts, decide_tier, tier_facts
 from notifier.domain.tone import tone_for
 
@@ -165,7 +165,7 @@ class Standing:
         known = self.__dict__
         same_tier = (customer.tier, customer.tier_hand_set) == (
             self.customer.tier, self.customer.tier_hand_set)  # fmt: skip
-        carried = ("position", "flags", "tier_facts")
+        carried = ("position", "flags", "tier_facts", "counting")
         for name in (*carried, "tier") if same_tier else carried:
             if name in known:
                 after.__dict__[name] = known[name]
@@ -409,6 +409,12 @@ class Standing:
             return self.call_slot()
         except CalendarNotPublished as exc:
             return exc
+
+    @once
+    def counting(self) -> tuple[Item, ...]:
+        """The items whose days overdue decide something from today on
+        (``stages.overdue_counting``): what the coming change days follow."""
+        return tuple(counting_with(self.items, self.today, self._oldest))
 
     @property
     def _oldest(self) -> Item | None:

@@ -28,7 +28,7 @@ from notifier.store import reminders
 from notifier.store.models import Reminder
 from notifier.store.queries import CustomerRow
 from notifier.sweeps.context import SweepContext
-from notifier.sweeps.next_due import TINY, Beside, coming, overdue_counting
+from notifier.sweeps.next_due import TINY, Beside, coming
 
 if TYPE_CHECKING:
     from notifier.sweeps.plan import PlanReport
@@ -162,9 +162,9 @@ def _side_days(st: Standing) -> list[date]:
     if st.items:
         due, middle, paid = _side_offsets(st.policy)
         # The call of the cadence and the mid-term call follow the oldest item collected
-        # (next_due.overdue_counting); the after-payment steps, the day it all was paid:
-        # one of the days an item was settled.
-        for item in overdue_counting(st.items, today):
+        # (``Standing.counting``); the after-payment steps, the day it all was paid: one
+        # of the days an item was settled.
+        for item in st.counting:
             days.update(coming(item.due_on, due, today))
             if middle:
                 days.update(coming(mid_term(item), middle, today))

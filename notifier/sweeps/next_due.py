@@ -35,7 +35,7 @@ from notifier.domain.cadence import track
 from notifier.domain.calendar import CalendarNotPublished, WorkCalendar
 from notifier.domain.items import Item
 from notifier.domain.policy import TIERS, Policy
-from notifier.domain.stages import oldest_open
+from notifier.domain.stages import overdue_counting
 from notifier.domain.standing import (
     CustomerFacts,
     EarlierReminders,
@@ -101,19 +101,26 @@ def _window_passes(day: date, months: int) -> date:
 
 
 def change_days(
-    items: Sequence[Item], promises: Iterable[PromiseFact], today: date, policy: Policy
+    items: Sequence[Item],
+    promises: Iterable[PromiseFact],
+    today: date,
+    policy: Policy,
+    counting: Sequence[Item] | None = None,
 ) -> list[date]:
-    """The coming local dates (after ``today``) on which the customer's decisions may change."""
+    """The coming local dates (after ``today``) on which the customer's decisions may change.
+    ``counting``: ``overdue_counting(items, today)`` when known (``Standing.counting``)."""
     offsets = _offsets(policy)
     months = policy.tiers.lookback_months
     late_after = policy.tiers.late_after_days
     recent = today - timedelta(days=months * 31 + 7)
-    counting = {id(item) for item in overdue_counting(items, today)}
+    if counting is None:
+        counting = overdue_counting(items, today)
+    deciding = {id(item) for item in counting}
     days: set[date] = set()
     for item in items:
         days.add(item.issued_on)
         due = item.due_on
-        if id(item) in counting:
+        if id(item) in deciding:
             days.update(coming(due, offsets, today))
         days.update(p.paid_on for p in item.payments)
         settled = item.settled_on()
@@ -130,28 +137,6 @@ def change_days(
         days.add(first + timedelta(days=policy.tiers.a_min_relationship_days))
     days.update(p.promised_on + timedelta(days=1) for p in promises if p.status == "open")
     return sorted(d for d in days if d > today)
-
-
-def overdue_counting(items: Sequence[Item], today: date) -> list[Item]:
-    """The items whose days overdue decide something from ``today`` on: the oldest one
-    still collected (the stage, the cadence step, the cycle) and the oldest one unpaid (D1's
-    delay so far: a disputed one too). A paid item's delay is fixed, a younger item's is
-    always shorter. With a payment dated after today or an item issued after it, which
-    items those are may change: then every item not paid by today."""
-    unpaid = [i for i in items if (s := i.settled_on()) is None or s > today or i.issued_on > today]
-    if any(i.issued_on > today for i in items) or any(
-        p.paid_on > today for i in items for p in i.payments
-    ):
-        return unpaid
-    counting = [min(unpaid, key=_due)] if unpaid else []
-    stage_item = oldest_open(items, today)  # the one customer_stage reads
-    if stage_item is not None:
-        counting.append(stage_item)
-    return counting
-
-
-def _due(item: Item) -> date:
-    return item.due_on
 
 
 def would_act(st: Standing, live: Collection[Live]) -> bool:
@@ -217,7 +202,7 @@ def next_look(
     were tried, the next one is the answer, unprobed. A day of both kinds is probed once."""
     policy, customer = st.policy, st.customer
     soonest = _soonest_today(st, live, slots, tick)
-    days = change_days(st.items, promises, st.today, policy)
+    days = change_days(st.items, promises, st.today, policy, st.counting)
     if st.stage.stage == "settled" and not live and soonest is None:
         # Nothing open: only an item issued later can open a cycle; from its issue day on,
         # every change day counts (its pre-due day comes after it).

@@ -22,6 +22,7 @@ from notifier.domain.calls import greeting_days, mid_term
 from notifier.domain.items import Item, PaymentFact
 from notifier.domain.policy import Policy
 from notifier.domain.slots import SEARCH_DAYS
+from notifier.domain.stages import overdue_counting
 from notifier.domain.standing import EarlierReminders, PromiseFact, SlotMemo, Standing, standing_of
 from notifier.settings import load_policy
 from notifier.sweeps import calls, next_due
@@ -58,7 +59,7 @@ def old_side_days(s: Standing) -> list[date]:
     cadence = s.policy.cadence
     steps = cadence.steps if cadence is not None else ()
     days: set[date] = set()
-    counting = next_due.overdue_counting(s.items, s.today)
+    counting = overdue_counting(s.items, s.today)
     for item in s.items:
         for step, tier in ((step, tier) for step in steps for tier in ("A", "B", "C")):
             d = step.day_for(tier)  # every tier's: the tier may change on a coming day
