@@ -135,14 +135,29 @@ def records(text: str) -> Iterator[tuple[int, list[str]]]:
     shows even when a quoted cell spans several lines.
     """
     number = 0
+    # strict: a quote left open or text after a closing quote is an error, not a cell
+    # silently joined with the rest of the file or with its neighbour ("ab"c read as abc)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
-        for number, cells in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
+        for number, cells in enumerate(reader, start=1):
             stripped = [cell.strip() for cell in cells]
             if any(stripped):
                 yield number, stripped
     except csv.Error as exc:
-        problem = Problem(number + 1, WHOLE_FILE, f"is not valid CSV: {exc}")
+        problem = Problem(number + 1, WHOLE_FILE, f"is not valid CSV: {_csv_error(exc)}")
         raise ImportRejected([problem]) from None
+
+
+def _csv_error(exc: csv.Error) -> str:
+    """What went wrong, in the words of someone who edits the file in a spreadsheet."""
+    said = str(exc)
+    if said == "unexpected end of data":
+        return 'a cell opens a quote (") that is never closed'
+    if said.startswith("',' expected after"):
+        return 'text follows the closing quote of a cell ("ab"c); quote the whole cell'
+    if said.startswith("field larger than field limit"):
+        return f"a cell is longer than {csv.field_size_limit():,} characters"
+    return said
 
 
 @dataclass(frozen=True)

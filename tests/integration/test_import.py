@@ -237,6 +237,23 @@ def test_value_beyond_the_header_is_refused(engine: Engine, tmp_path: Path) -> N
     ]
 
 
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ('C2,"Acme,business\nC3,B,business\n', 'a cell opens a quote (") that is never closed'),
+        ('C2,"Acme"Ltd,business\n', 'text follows the closing quote of a cell ("ab"c)'),
+    ],
+)
+def test_a_broken_quote_is_refused_not_read_into_its_neighbours(
+    engine: Engine, tmp_path: Path, line: str, why: str
+) -> None:
+    text = "customer_id,name,kind\nC1,A,business\n" + line
+    [problem] = rejected(engine, "customers", write(tmp_path, text))
+    assert problem.startswith("row 3, column (whole file): is not valid CSV: ")
+    assert why in problem
+    assert count(engine, Customer) == 0
+
+
 def test_whitespace_around_headers_and_values_is_ignored(engine: Engine, tmp_path: Path) -> None:
     text = " Customer_ID , name ,kind\n  C1 , 王芳 , individual \n"
     run(engine, "customers", write(tmp_path, text))
