@@ -13,7 +13,8 @@ No HTTP here. Callers own the transaction (nothing commits) and pass ``now``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -27,7 +28,7 @@ from notifier.domain.errors import Conflict
 from notifier.domain.items import cents_to_money
 from notifier.domain.lifecycle import COUNTED, Status
 from notifier.domain.policy import Policy
-from notifier.domain.slots import Slot
+from notifier.domain.slots import Placed, Slot
 from notifier.services.common import (
     CustomerError,
     NotAllowed,
@@ -141,17 +142,52 @@ def outcomes_of(session: Session, reminder_id: int) -> list[CallOutcome]:
     ))  # fmt: skip
 
 
+@dataclass
+class CallTimes:
+    """A customer's calls under the call caps (C2): the tasks planned (``COUNTED``), by
+    id, and the calls made."""
+
+    planned: dict[int, datetime] = field(default_factory=dict)
+    made: list[datetime] = field(default_factory=list)
+
+    def taken(self, but: int | None = None) -> list[datetime]:
+        """When the calls other than task ``but`` are planned or were made."""
+        return [*(start for rid, start in self.planned.items() if rid != but), *self.made]
+
+
+def call_times_of(session: Session, customer_ids: Collection[str]) -> dict[str, CallTimes]:
+    """The call times of these customers, two queries for all of them (the planner
+    carries a morning's call tasks at once)."""
+    times = {cid: CallTimes() for cid in customer_ids}
+    if not times:
+        return times
+    for rid, cid, start in session.execute(
+        select(col(Reminder.id), col(Reminder.customer_id), col(Reminder.slot_start)).where(
+            col(Reminder.customer_id).in_(times), col(Reminder.channel) == CALL,
+            col(Reminder.status).in_(COUNTED))
+    ):  # fmt: skip
+        times[cid].planned[rid] = start
+    for cid, at in session.execute(
+        select(col(CallOutcome.customer_id), col(CallOutcome.at)).where(
+            col(CallOutcome.customer_id).in_(times))
+    ):  # fmt: skip
+        times[cid].made.append(at)
+    return times
+
+
 def call_times(session: Session, customer_id: str, but: int | None = None) -> list[datetime]:
     """When the customer's other calls are planned or were made (the call caps, C2)."""
-    planned = session.scalars(
-        select(col(Reminder.slot_start)).where(
-            col(Reminder.customer_id) == customer_id, col(Reminder.channel) == "call",
-            col(Reminder.status).in_(COUNTED), col(Reminder.id) != (but or 0))
-    ).all()  # fmt: skip
-    made = session.scalars(
-        select(col(CallOutcome.at)).where(col(CallOutcome.customer_id) == customer_id)
-    ).all()
-    return [*planned, *made]
+    return call_times_of(session, [customer_id])[customer_id].taken(but)
+
+
+def window_after(
+    customer: Placed, now: datetime, taken: Sequence[datetime], policy: Policy,
+    calendar: WorkCalendar,
+) -> Slot | None:  # fmt: skip
+    """The customer's next call window after ``now`` (within ``CARRY_DAYS``) that the call
+    caps allow, given its other calls at ``taken``."""
+    return call_slot(customer, now, now + timedelta(days=CARRY_DAYS), policy=policy,
+                     calendar=calendar, taken=taken)  # fmt: skip
 
 
 def next_call_window(
@@ -160,9 +196,8 @@ def next_call_window(
     """The customer's next call window after ``now`` within the call caps, for ``r``."""
     customer = session.get(Customer, r.customer_id)
     assert customer is not None
-    taken = call_times(session, r.customer_id, but=r.id)
-    return call_slot(customer, now, now + timedelta(days=CARRY_DAYS), policy=policy,
-                     calendar=calendar, taken=taken)  # fmt: skip
+    return window_after(customer, now, call_times(session, r.customer_id, but=r.id), policy,
+                        calendar)  # fmt: skip
 
 
 def may_call(user: User, customer: Customer) -> None:

@@ -23,7 +23,7 @@ from notifier.domain.slots import SEARCH_DAYS, Slot, slot_for
 from notifier.domain.standing import SlotMemo, Standing
 from notifier.drafting.compose import compose, compose_call, message_context, payment_url
 from notifier.drafting.rows import draft_row
-from notifier.services.calls import next_call_window
+from notifier.services.calls import call_times_of, window_after
 from notifier.store import reminders
 from notifier.store.models import Reminder
 from notifier.store.queries import CustomerRow
@@ -131,12 +131,17 @@ def carry_calls(
     ).all()
     found = {r.id for r in rows}
     carried.unknown = {cid for rid, cid in due.items() if rid not in found}
+    # Every customer's call times read at once, then kept as each task moves or expires
+    # (in id order: a later task of the same customer sees the earlier one where it went).
+    times = call_times_of(session, {r.customer_id for r in rows})
     for r in rows:
         assert r.id is not None
+        mine = times[r.customer_id]
         slot = None
         if r.attempts + 1 < most:
             try:
-                slot = next_call_window(session, r, now, ctx.policy, ctx.calendar)
+                slot = window_after(standings[r.customer_id].customer, now, mine.taken(r.id),
+                                    ctx.policy, ctx.calendar)  # fmt: skip
             except CalendarNotPublished:
                 slot = None
         if slot is None:
@@ -146,11 +151,13 @@ def carry_calls(
             )  # fmt: skip
             report.calls["expired"] += 1
             carried.expired.add(r.id)
+            mine.planned.pop(r.id, None)  # expired: no longer under the caps
         else:
             reminders.reslot_call(session, r, slot, "nobody made the call in its window", now,
                                   "planner")  # fmt: skip
             report.calls["carried"] += 1
             carried.moved[r.id] = slot
+            mine.planned[r.id] = slot.start
     session.flush()
     return carried
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 from sqlmodel import col
 
 from notifier.channels.capture import CaptureChannel
@@ -302,6 +302,41 @@ def test_a_call_nobody_made_is_carried_to_the_next_window_then_expires(
     planned(day, policy, at(4, 16, 30))  # the third window passed too: expired
     [r] = [r for r in reminders_of(day, "A1") if r.id == task]
     assert r.status == "expired" and "3 window(s)" in (r.reason or "")
+
+
+def test_a_mornings_call_tasks_are_carried_with_one_read_of_the_call_times(
+    day: Engine, policy: Policy
+) -> None:
+    """The call times (calls planned and made, for the caps) of every task carried in a
+    tick are read at once, not once a task: the same two reads for four customers as the
+    planner needs for one."""
+    with unit_of_work(day) as s:
+        for n in (2, 3, 4):
+            s.add(Customer(id=f"A{n}", name=f"客户{n}", kind="business", tier="A",
+                           tier_hand_set=True, phone=f"+861501234567{n}", collector="li",
+                           **STAMPS))  # fmt: skip
+            s.flush()
+            s.add(Receivable(id=f"A{n}-1", customer_id=f"A{n}", amount_cents=1_200_000,
+                             issued_on=date(2026, 1, 21), due_on=date(2026, 2, 20),
+                             **STAMPS))  # fmt: skip
+    planned(day, policy, at(2, 8))
+    assert {t["customer_id"] for t in tasks(day, policy, at(2, 8))} >= {"A1", "A2", "A3", "A4"}
+    reads: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "call_outcomes" in statement:
+            reads.append(statement)
+
+    event.listen(day, "before_cursor_execute", seen)
+    try:
+        planned(day, policy, at(2, 16, 30))  # every window is over, nobody called
+    finally:
+        event.remove(day, "before_cursor_execute", seen)
+    moved = [r for c in ("A1", "A2", "A3", "A4") for r in reminders_of(day, c)
+             if r.channel == "call" and r.attempts == 1]  # fmt: skip
+    assert len(moved) == 4
+    assert all(r.slot_start == at(3, 14).astimezone(UTC) for r in moved)
+    assert len(reads) <= 2  # the batch's own read of calls made, and the carry's
 
 
 def test_delivery_never_sends_a_call_task(day: Engine, policy: Policy, tmp_path: Path) -> None:
