@@ -191,10 +191,14 @@ def _add_plan_items(
         schedule[row.plan_id].append(
             Instalment(row.seq, cents_to_money(row.amount_cents), row.due_on)
         )
+    members_of: dict[int, list[Row[Any]]] = defaultdict(list)  # in the order read
+    for r in receivables:
+        if r.plan_id is not None:
+            members_of[r.plan_id].append(r)
     for plan_id, plan in plans.items():
         assert plan_id is not None
         started = plan.created_at.date()
-        members = [r for r in receivables if r.plan_id == plan_id]
+        members = members_of[plan_id]
         paid = [p for r in members for p in payments.get(r.id, ()) if p.paid_on >= started]
         result[plan.customer_id].extend(
             allocate(f"PLAN{plan_id}", schedule[plan_id], paid, started, members[0].currency)
