@@ -577,6 +577,61 @@ def reslot_call(session: Session, r: Reminder, slot: Slot, why: str, now: dateti
            window=r.attempts + 1)  # fmt: skip
 
 
+@dataclass(frozen=True)
+class CallMove:
+    """A call task nobody made in its window, read (``to_call``, at ``version``) under the
+    caller's lock: to its next window (``slot``), or expired (``slot`` None)."""
+
+    id: int
+    customer_id: str
+    version: int
+    attempts: int
+    slot: Slot | None
+    reason: str
+
+
+_RESLOT = (
+    sql_update(_R)
+    .where(_R.c.id == bindparam("rid"), _R.c.version == bindparam("seen"),
+           _sources(lc.RESLOT_CALL))
+    .values(status=lc.RESLOT_CALL.target.value, slot_start=bindparam("start", type_=_AT),
+            slot_end=bindparam("end", type_=_AT), window=bindparam("window_name"),
+            attempts=_R.c.attempts + 1, reason=bindparam("moved_why"),
+            updated_at=bindparam("now", type_=_AT), version=_R.c.version + 1)
+)  # fmt: skip
+_EXPIRE_CALL = (
+    sql_update(_R)
+    .where(_R.c.id == bindparam("rid"), _R.c.version == bindparam("seen"),
+           _sources(lc.EXPIRE_CALL))
+    .values(status=lc.EXPIRE_CALL.target.value, reason=bindparam("expired_why"),
+            updated_at=bindparam("now", type_=_AT), version=_R.c.version + 1)
+)  # fmt: skip
+
+
+def move_calls(session: Session, moves: Sequence[CallMove], now: datetime, actor: str) -> None:
+    """:func:`reslot_call` or :func:`expire_call` for each of these tasks, set-based (a
+    morning carries thousands): one UPDATE of each kind and one insert of their events, in
+    the order given. The caller holds the rows' locks, so none moved on since it read them."""
+    reslot = [{"rid": m.id, "seen": m.version, "start": m.slot.start, "end": m.slot.end,
+               "window_name": m.slot.window, "now": now,
+               "moved_why": f"{m.reason}; moved to {m.slot.start.isoformat()}"}
+              for m in moves if m.slot is not None]  # fmt: skip
+    expire = [{"rid": m.id, "seen": m.version, "now": now, "expired_why": m.reason}
+              for m in moves if m.slot is None]  # fmt: skip
+    if reslot:
+        session.execute(_RESLOT, reslot)
+    if expire:
+        session.execute(_EXPIRE_CALL, expire)
+    _record(session, [
+        {"at": now, "kind": "call_moved" if m.slot is not None else "expired",
+         "customer_id": m.customer_id, "actor": actor,
+         "data": {"reminder_id": m.id, "channel": CALL, "reason": m.reason,
+                  **({"slot_start": m.slot.start.isoformat(), "window": m.attempts + 2}
+                     if m.slot is not None else {})}}
+        for m in moves
+    ])  # fmt: skip
+
+
 def close_call(session: Session, r: Reminder, outcome: str, by: str, now: datetime,
                **data: Any) -> None:  # fmt: skip
     """The collector recorded the call's outcome: the task is ``called`` (evidence: its

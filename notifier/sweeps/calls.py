@@ -123,19 +123,20 @@ def carry_calls(
     if not due:
         return carried
     most = ctx.policy.planning.call_windows_max
-    rows = session.scalars(
-        select(Reminder)
+    rows = session.execute(
+        select(col(Reminder.id), col(Reminder.customer_id), col(Reminder.version),
+               col(Reminder.attempts))
         .where(col(Reminder.id).in_(due), col(Reminder.status) == Status.TO_CALL)
         .order_by(col(Reminder.id))
         .with_for_update()
-    ).all()
+    ).all()  # fmt: skip
     found = {r.id for r in rows}
     carried.unknown = {cid for rid, cid in due.items() if rid not in found}
     # Every customer's call times read at once, then kept as each task moves or expires
     # (in id order: a later task of the same customer sees the earlier one where it went).
     times = call_times_of(session, {r.customer_id for r in rows})
+    moves: list[reminders.CallMove] = []
     for r in rows:
-        assert r.id is not None
         mine = times[r.customer_id]
         slot = None
         if r.attempts + 1 < most:
@@ -145,19 +146,17 @@ def carry_calls(
             except CalendarNotPublished:
                 slot = None
         if slot is None:
-            reminders.expire_call(
-                session, r, f"nobody made the call in the {r.attempts + 1} window(s) offered",
-                now,
-            )  # fmt: skip
+            why = f"nobody made the call in the {r.attempts + 1} window(s) offered"
             report.calls["expired"] += 1
             carried.expired.add(r.id)
             mine.planned.pop(r.id, None)  # expired: no longer under the caps
         else:
-            reminders.reslot_call(session, r, slot, "nobody made the call in its window", now,
-                                  "planner")  # fmt: skip
+            why = "nobody made the call in its window"
             report.calls["carried"] += 1
             carried.moved[r.id] = slot
             mine.planned[r.id] = slot.start
+        moves.append(reminders.CallMove(r.id, r.customer_id, r.version, r.attempts, slot, why))
+    reminders.move_calls(session, moves, now, "planner")
     session.flush()
     return carried
 
