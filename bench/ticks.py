@@ -62,7 +62,7 @@ def measure_ticks(args: dict[str, Any]) -> dict[str, Any]:
         report, wall, cpu = _timed(lambda: plan(engine, now, ctx, batch=batch, **kw))
         out[name] = {"seconds": wall, "cpu_seconds": cpu, "customers": report.customers,
                      "drafted": report.drafted, "cancelled": report.cancelled,
-                     "mode": report.mode}  # fmt: skip
+                     "calls": dict(report.calls), "mode": report.mode}  # fmt: skip
 
     tick("first_tick", at)  # every state new: the planning sweep as it always ran
     tick("steady_tick", at + timedelta(minutes=15))
@@ -173,7 +173,9 @@ def tick_rows(ticks: dict[str, Any], workers: dict[str, Any]) -> list[dict[str, 
                       f"{get(ticks, 'full_scan_tick', 'drafted')} drafted"},
         {"metric": "first_tick_of_day_s", "value": get(ticks, "first_tick_of_day", "seconds"),
          "unit": "s", "reference": f"{get(ticks, 'first_tick_of_day', 'customers')} customers "
-                                   f"due, {get(ticks, 'first_tick_of_day', 'drafted')} drafted"},
+                                   f"due, {get(ticks, 'first_tick_of_day', 'drafted')} drafted, "
+                                   f"{get(ticks, 'first_tick_of_day', 'cancelled')} cancelled, "
+                                   f"call tasks {get(ticks, 'first_tick_of_day', 'calls')}"},
         {"metric": "reconcile_s", "value": get(ticks, "reconcile", "seconds"), "unit": "s",
          "reference": f"{get(ticks, 'reconcile', 'checked')} checked, "
                       f"{get(ticks, 'reconcile', 'repaired')} repaired",
