@@ -80,21 +80,24 @@ def gather(session: Session, reminders: Sequence[Reminder], now: datetime) -> Fa
     facts = Facts(customers, items_for(session, ids), promises, active_opt_outs(session, wanted))
     # Sent, delivered, or possibly sent (`sending` now, or `unknown` after a crash: those
     # have no sent_at and count from when they were last touched, to be safe).
+    # The status is tested here, not in SQL: with it there, SQLite (no statistics) reads
+    # the status index, every message ever sent, instead of these customers' own rows
+    # (94 ms against 0.1 a group with 64,000 sent; services/calls.call_times_of).
     since = now - WEEK
-    for rid, customer_id, channel, sent_at, touched in session.execute(
+    for rid, customer_id, channel, sent_at, touched, status in session.execute(
         select(
             col(Reminder.id), col(Reminder.customer_id), col(Reminder.channel),
-            col(Reminder.sent_at), col(Reminder.updated_at),
+            col(Reminder.sent_at), col(Reminder.updated_at), col(Reminder.status),
         ).where(
             col(Reminder.customer_id).in_(ids),
-            col(Reminder.status).in_(HANDED_OVER),
             or_(
                 col(Reminder.sent_at) > since,
                 and_(col(Reminder.sent_at).is_(None), col(Reminder.updated_at) > since),
             ),
         )
     ):  # fmt: skip
-        facts.recent[(customer_id, channel)].append((rid, sent_at or touched))
+        if status in HANDED_OVER:
+            facts.recent[(customer_id, channel)].append((rid, sent_at or touched))
     return facts
 
 
