@@ -572,9 +572,18 @@ def reslot_call(session: Session, r: Reminder, slot: Slot, why: str, now: dateti
     _apply(r, lc.RESLOT_CALL, now)
     r.slot_start, r.slot_end, r.window = slot.start, slot.end, slot.window
     r.attempts += 1
-    r.reason = f"{why}; moved to {slot.start.isoformat()}"
-    _event(session, r, "call_moved", actor, now, reason=why, slot_start=slot.start.isoformat(),
-           window=r.attempts + 1)  # fmt: skip
+    r.reason = _moved_why(why, slot)
+    _event(session, r, "call_moved", actor, now, **_moved_data(why, slot, r.attempts + 1))
+
+
+def _moved_why(why: str, slot: Slot) -> str:
+    """A moved call task's reason, as both shapes of the move store it."""
+    return f"{why}; moved to {slot.start.isoformat()}"
+
+
+def _moved_data(why: str, slot: Slot, window: int) -> dict[str, Any]:
+    """A ``call_moved`` event's own facts: why, where to, and which window it is now in."""
+    return {"reason": why, "slot_start": slot.start.isoformat(), "window": window}
 
 
 @dataclass(frozen=True)
@@ -614,7 +623,7 @@ def move_calls(session: Session, moves: Sequence[CallMove], now: datetime, actor
     the order given. The caller holds the rows' locks, so none moved on since it read them."""
     reslot = [{"rid": m.id, "seen": m.version, "start": m.slot.start, "end": m.slot.end,
                "window_name": m.slot.window, "now": now,
-               "moved_why": f"{m.reason}; moved to {m.slot.start.isoformat()}"}
+               "moved_why": _moved_why(m.reason, m.slot)}
               for m in moves if m.slot is not None]  # fmt: skip
     expire = [{"rid": m.id, "seen": m.version, "now": now, "expired_why": m.reason}
               for m in moves if m.slot is None]  # fmt: skip
@@ -625,9 +634,9 @@ def move_calls(session: Session, moves: Sequence[CallMove], now: datetime, actor
     _record(session, [
         {"at": now, "kind": "call_moved" if m.slot is not None else "expired",
          "customer_id": m.customer_id, "actor": actor,
-         "data": {"reminder_id": m.id, "channel": CALL, "reason": m.reason,
-                  **({"slot_start": m.slot.start.isoformat(), "window": m.attempts + 2}
-                     if m.slot is not None else {})}}
+         "data": {"reminder_id": m.id, "channel": CALL,
+                  **(_moved_data(m.reason, m.slot, m.attempts + 2) if m.slot is not None
+                     else {"reason": m.reason})}}
         for m in moves
     ])  # fmt: skip
 

@@ -157,7 +157,6 @@ def carry_calls(
             mine.planned[r.id] = slot.start
         moves.append(reminders.CallMove(r.id, r.customer_id, r.version, r.attempts, slot, why))
     reminders.move_calls(session, moves, now, "planner")
-    session.flush()
     return carried
 
 

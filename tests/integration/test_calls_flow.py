@@ -308,8 +308,8 @@ def test_a_mornings_call_tasks_are_carried_with_one_read_of_the_call_times(
     day: Engine, policy: Policy
 ) -> None:
     """The call times (calls planned and made, for the caps) of every task carried in a
-    tick are read at once, not once a task: the same two reads for four customers as the
-    planner needs for one."""
+    tick are read at once, not once a task: four customers' tasks carried with two reads of
+    the calls made in the tick (the batch's own and the carry's; once a task: five)."""
     with unit_of_work(day) as s:
         for n in (2, 3, 4):
             s.add(Customer(id=f"A{n}", name=f"客户{n}", kind="business", tier="A",
