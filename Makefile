@@ -68,7 +68,10 @@ test: lint node_modules/.installed browser postgresql
 
 DEMO_MANAGER ?= manager
 DEMO_USER ?= reviewer
-DEMO_PASSWORD ?= demo-reviewer-2026
+# A new password each run unless given (DEMO_PASSWORD=...): printed below, never in the repository.
+ifndef DEMO_PASSWORD
+DEMO_PASSWORD := $(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(12))')
+endif
 N := $(BIN)/notifier --db sqlite:///./$(DEMO_DB)
 
 demo: install

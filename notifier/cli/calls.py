@@ -50,8 +50,10 @@ def calls_list(
     at: AtOption = None,
     json_: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
     format_: Annotated[
-        Literal["plain", "csv", "json"],
-        typer.Option("--format", help="plain, csv (UTF-8 with BOM, for Excel) or json."),
+        Literal["plain", "table", "csv", "json"],
+        typer.Option(
+            "--format", help="plain (or table: the same), csv (UTF-8 with BOM, for Excel) or json."
+        ),
     ] = "plain",
 ) -> None:
     """The call list as at --at: each call still to make whose window starts within the

@@ -201,8 +201,10 @@ def instalments_show(
     ctx: typer.Context,
     customer: Annotated[str, typer.Argument(help="The customer's id.")],
     format_: Annotated[
-        Literal["plain", "csv", "json"],
-        typer.Option("--format", help="plain lines, csv (UTF-8 with BOM) or json."),
+        Literal["plain", "table", "csv", "json"],
+        typer.Option(
+            "--format", help="plain lines (or table: the same), csv (UTF-8 with BOM) or json."
+        ),
     ] = "plain",
     json_: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
     at: AtOption = None,

@@ -139,8 +139,11 @@ def report_aging(
         typer.Option("--zone", help="Reference zone the report's instant is stated in."),
     ] = aging_report.REFERENCE_ZONE,
     format_: Annotated[
-        Literal["table", "csv", "json", "xlsx"],
-        typer.Option("--format", help="Output format (csv: UTF-8 with BOM, for Excel)."),
+        Literal["table", "plain", "csv", "json", "xlsx"],
+        typer.Option(
+            "--format",
+            help="Output format (table and plain are the same; csv: UTF-8 with BOM, for Excel).",
+        ),
     ] = "table",
     output: OutputOption = None,
     locale: ExportLocaleOption = "en",
@@ -166,8 +169,8 @@ def report_aging(
     with unit_of_work(shell.ready_engine()) as session:
         rows = aging_report.build_aging(session, instant, shell.policy, settled_days, zone)
     totals = aging_report.totals(rows, shell.policy)
-    if format_ == "table":
-        aging_report.print_table(out, rows, totals, instant, shell.policy, zone)
+    if format_ in ("table", "plain"):
+        aging_report.print_table(out, rows, totals, instant, shell.policy, zone, locale)
         return
     if format_ == "xlsx":
         data = aging_report.to_xlsx(rows, totals, instant, shell.policy, zone, locale)

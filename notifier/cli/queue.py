@@ -95,6 +95,8 @@ EXPORT_COLUMNS = (
     ("dq_slot", 18), ("dq_subject", 30), ("dq_body", 60), ("dq_segments", 8),
     ("dq_lint", 40),
 )  # fmt: skip
+TABLE_COLUMNS = ("dq_id", "dq_customer", "dq_status", "dq_step", "dq_stage", "dq_tone",
+                 "dq_channel", "dq_slot", "dq_lint")  # fmt: skip
 
 
 @app.command()
@@ -116,11 +118,11 @@ def drafts(
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 10_000,
     json_: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
     format_: Annotated[
-        Literal["table", "csv", "json", "xlsx"],
+        Literal["table", "plain", "csv", "json", "xlsx"],
         typer.Option(
             "--format",
-            help="Output format (csv: UTF-8 with BOM, for Excel; xlsx "
-            "needs -o FILE). --json is --format json.",
+            help="Output format (table and plain are the same; csv: UTF-8 with BOM, for "
+            "Excel; xlsx needs -o FILE). --json is --format json.",
         ),
     ] = "table",
     output: OutputOption = None,
@@ -159,18 +161,20 @@ def drafts(
             dicts = [dict(zip(headers, row, strict=True)) for row in cells]
             write_out(output, csv_for_excel(write_csv(headers, dicts)))
         return
+    # For a person: labels in --locale (the codes are in --json and what --status takes).
+    w = words(locale)
     table = Table(header_style="bold")
-    for name in ("id", "customer", "status", "step", "stage", "tone", "channel", "slot (UTC)",
-                 "lint"):  # fmt: skip
-        table.add_column(name, overflow="fold")  # a narrow terminal wraps, never cuts
+    for key in TABLE_COLUMNS:
+        table.add_column(text(locale, key), overflow="fold")  # a narrow terminal wraps, never cuts
     for r in rows:
         table.add_row(
-            str(r["id"]), r["customer_id"], r["status"], r["step"], r["stage"], r["tone"],
-            r["channel"], r["slot_start"][:16].replace("T", " "),
-            f"{len(r['lint'])} problem(s)" if r["lint"] else "",
+            str(r["id"]), r["customer_id"], w.status(r["status"]), w.step(r["step"]),
+            w.stage(r["stage"]), w.tone(r["tone"]), w.channel(r["channel"]),
+            r["slot_start"][:16].replace("T", " "),
+            f"{len(r['lint'])} {text(locale, 'problems')}" if r["lint"] else "",
         )  # fmt: skip
     out.print(table)
-    out.print(f"{len(rows)} shown")
+    out.print(text(locale, "dq_shown", count=len(rows)))
 
 
 def _export_row(r: dict[str, Any], name: str, locale: str) -> list[Cell]:

@@ -240,7 +240,8 @@ def token_list(
     ctx: typer.Context,
     user: Annotated[str | None, typer.Option("--user", help="Only this user's tokens.")] = None,
     format_: Annotated[
-        Literal["plain", "csv", "json"], typer.Option("--format", help="Output format.")
+        Literal["plain", "table", "csv", "json"],
+        typer.Option("--format", help="Output format (plain and table are the same)."),
     ] = "plain",
 ) -> None:
     """The API tokens: id, user, created, last used, revoked (never the token itself)."""

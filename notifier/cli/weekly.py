@@ -40,7 +40,8 @@ def report_weekly(
         ),
     ] = None,
     format_: Annotated[
-        Literal["table", "csv", "json", "xlsx"], typer.Option("--format", help="Output format.")
+        Literal["table", "plain", "csv", "json", "xlsx"],
+        typer.Option("--format", help="Output format (table and plain are the same)."),
     ] = "table",
     output: OutputOption = None,
     locale: ExportLocaleOption = "en",

@@ -158,40 +158,42 @@ def print_table(
     at: date | datetime,
     policy: Policy,
     zone: str = REFERENCE_ZONE,
+    locale: str = "en",
 ) -> None:
+    """The report for a terminal: headers and buckets in ``locale`` (the codes are in
+    --format json and csv)."""
     instant = report_instant(at, zone)
     day = local_date(instant, zone)
     table = Table(
-        title=f"Aging report as of {day.isoformat()} ({as_of_text(instant, zone)}; each "
-        "customer aged on its own local date)",
+        title=text(locale, "aging_table_title", day=day.isoformat(),
+                   at=as_of_text(instant, zone)),
         header_style="bold",
-    )
-    for name, justify in (
-        ("Customer", "left"), ("Collector", "left"), ("Invoice", "left"), ("Issued", "left"),
-        ("Due", "left"), ("Days overdue", "right"), ("Outstanding", "right"),
-        ("Paused (disputed)", "right"), ("Penalty so far", "right"), ("Bucket", "left"),
+    )  # fmt: skip
+    for key, justify in (
+        ("customer", "left"), ("collector", "left"), ("invoice", "left"), ("issued_on", "left"),
+        ("due_on", "left"), ("days_overdue", "right"), ("outstanding", "right"),
+        ("cu_paused", "right"), ("penalty", "right"), ("bucket", "left"),
     ):  # fmt: skip
-        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+        table.add_column(text(locale, key), justify=justify, overflow="fold")  # type: ignore[arg-type]
     for r in rows:
         table.add_row(
             f"{r.customer_id} {r.customer_name}", r.collector or "", r.invoice_id,
             r.issued_on.isoformat(), r.due_on.isoformat(),
             str(r.days_overdue) if r.bucket != "settled" else "",
             f"{r.outstanding:,.2f} {r.currency}", f"{r.paused:,.2f}" if r.paused else "",
-            f"{r.penalty:,.2f}", r.bucket, style=r.colour,
+            f"{r.penalty:,.2f}", bucket_label(r.bucket, locale), style=r.colour,
         )  # fmt: skip
     console.print(table)
-    summary = Table(title="By bucket, per currency", header_style="bold")
-    for name in ("Currency", "Bucket", "Items", "Outstanding", "Paused", "Penalty so far"):
-        summary.add_column(
-            name, justify="left" if name in ("Currency", "Bucket") else "right", overflow="fold"
-        )
+    summary = Table(title=text(locale, "by_bucket_currency"), header_style="bold")
+    for key in SUMMARY_COLUMNS:
+        left = key in ("wk_currency", "bucket")
+        summary.add_column(text(locale, key), justify="left" if left else "right", overflow="fold")
     late = late_buckets(policy.aging)
     for t in totals:
         style = "green" if t.bucket == "settled" else ("red" if t.bucket in late else None)
         summary.add_row(
-            t.currency, t.bucket, str(t.items), f"{t.outstanding:,.2f}", f"{t.paused:,.2f}",
-            f"{t.penalty:,.2f}", style=style,
+            t.currency, bucket_label(t.bucket, locale), str(t.items), f"{t.outstanding:,.2f}",
+            f"{t.paused:,.2f}", f"{t.penalty:,.2f}", style=style,
         )  # fmt: skip
     console.print(summary)
 

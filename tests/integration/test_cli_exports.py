@@ -124,7 +124,7 @@ def test_piped_tables_print_every_cell_whole(db: str) -> None:
     assert explained.stdout.count(LONG_INVOICE) >= 1
     assert LONG_INVOICE in aging.stdout and "上海星辰国际贸易有限公司华东分公司" in aging.stdout
     assert "Customer" in aging.stdout and "Penalty so far" in aging.stdout
-    assert "slot (UTC)" in drafts.stdout  # the last column, whole
+    assert "Slot (UTC)" in drafts.stdout  # the last column, whole
     assert re.search(r"C001 .* \d{4}-\d\d-\d\d \d\d:\d\d", drafts.stdout)
 
 
@@ -170,3 +170,36 @@ def test_the_queue_as_csv_starts_with_a_bom_and_has_english_or_chinese_headers(
     assert len(rows) == len(json.loads(run("drafts", "--json", db=db).stdout))
     assert {r["渠道"] for r in rows} <= {"短信", "邮件"} and {r["状态"] for r in rows} == {"待审批"}
     assert any(r["客户名称"].startswith("'=HYPERLINK") for r in rows)  # neutralised
+
+
+def test_the_terminal_tables_read_in_words_of_the_locale_asked_for(db: str) -> None:
+    """A Chinese reviewer reads the queue and the aging report in Chinese, not codes; the
+    codes stay in --json."""
+    queue = run("drafts", "--locale", "zh-CN", db=db)
+    aging = run("report", "aging", "--at", AT, "--locale", "zh-CN", db=db)
+    assert queue.returncode == 0 and aging.returncode == 0, queue.stderr + aging.stderr
+    zh = words("zh-CN")
+    listed = json.loads(run("drafts", "--json", db=db).stdout)
+    first = listed[0]
+    for label in (zh("dq_status"), zh.status(first["status"]), zh.step(first["step"]),
+                  zh.stage(first["stage"]), zh.channel(first["channel"])):  # fmt: skip
+        assert label in queue.stdout, label
+    assert "pending_approval" not in queue.stdout and first["step"] not in queue.stdout
+    assert f"共 {len(listed)} 条" in queue.stdout
+    assert "账龄报告，截至 2026-03-02" in aging.stdout and "累计滞纳金" in aging.stdout
+    assert "未到期" in aging.stdout  # the summary names every bucket
+    assert "not_due" not in aging.stdout and "settled" not in aging.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("drafts",), ("report", "aging", "--at", AT), ("report", "weekly", "--at", AT),
+     ("calls", "--at", f"{AT}T08:00:00+08:00"), ("token", "list"), ("instalments", "show", "C001")],
+)  # fmt: skip
+def test_every_listing_command_takes_format_plain_and_table_alike(
+    db: str, command: tuple[str, ...]
+) -> None:
+    plain = run(*command, "--format", "plain", db=db)
+    table = run(*command, "--format", "table", db=db)
+    assert plain.returncode == 0 and table.returncode == 0, plain.stderr + table.stderr
+    assert plain.stdout == table.stdout and plain.stdout.strip()
