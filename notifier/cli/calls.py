@@ -22,6 +22,7 @@ import typer
 from notifier.cli.app import app
 from notifier.cli.shell import (
     AtOption,
+    ExportLocaleOption,
     InvalidInput,
     acting_user,
     parse_instant,
@@ -35,6 +36,7 @@ from notifier.importer.parse import FieldError, parse_amount, parse_date
 from notifier.reports.export import csv_for_excel, write_csv
 from notifier.services import calls
 from notifier.store.db import unit_of_work
+from notifier.words import text, words
 
 COLUMNS = ("id", "customer_id", "customer_name", "collector", "phone", "step", "status",
            "slot_start", "slot_end", "windows_offered", "talking_points")  # fmt: skip
@@ -55,9 +57,11 @@ def calls_list(
             "--format", help="plain (or table: the same), csv (UTF-8 with BOM, for Excel) or json."
         ),
     ] = "plain",
+    locale: ExportLocaleOption = "en",
 ) -> None:
     """The call list as at --at: each call still to make whose window starts within the
-    planning horizon, with its talking points, window (UTC) and customer."""
+    planning horizon, with its talking points, window (UTC) and customer; the step and
+    the counts in --locale (the talking points are in the customer's language)."""
     shell = shell_of(ctx)
     now = parse_instant(at)
     with unit_of_work(shell.ready_engine()) as session:
@@ -71,15 +75,17 @@ def calls_list(
         sys.stdout.buffer.write(csv_for_excel(write_csv(COLUMNS, rows)))
         sys.stdout.flush()
         return
+    w = words(locale)
     for row in rows:  # plain: never cut, the talking points in full under each task
+        window = text(locale, "calls_windows_offered", n=row["windows_offered"])
         say(
             f"#{row['id']} {row['slot_start']}..{row['slot_end']} {row['customer_id']} "
             f"{row['customer_name']} {row['phone'] or '-'} [{row['collector'] or '-'}] "
-            f"{row['step']} (window {row['windows_offered']})"
+            f"{w.step(row['step'])} ({window})"
         )
         for line in row["talking_points"].splitlines():
             say(f"    {line}")
-    say(f"{len(rows)} call(s) to make")
+    say(text(locale, "calls_count", count=len(rows)))
 
 
 @app.command("call")

@@ -40,6 +40,7 @@ from notifier.store.models import (
 from notifier.sweeps.deliver import deliver
 from notifier.sweeps.plan import plan
 from notifier.tracking import Tracker
+from notifier.words import words
 from tests.support import run, sweep_context, web_login
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -393,6 +394,11 @@ def test_the_cli_lists_calls_as_json_and_records_outcomes(
     assert listed.returncode == 0, listed.stderr
     rows = json.loads(listed.stdout)
     [b1] = [r for r in rows if r["customer_id"] == "B1"]
+    chinese = run("calls", "--collector", "li", "--at", "2026-03-04T08:00:00+08:00",
+                  "--locale", "zh-CN", db=db_url).stdout  # fmt: skip
+    step = words("zh-CN").step(b1["step"])
+    assert f"{step} (第 {b1['windows_offered']} 个时段)" in chinese, chinese
+    assert f"共 {len(rows)} 个电话待拨打" in chinese and b1["step"] not in chinese
     assert {
         "id",
         "customer_id",
