@@ -1,6 +1,8 @@
 """The JSON API of the collector's actions, through the same services as the pages and
 the CLI, the user taken from the bearer token:
 
+- ``GET /api/customers/{id}``: the customer's standing as at ``at`` (default now): the
+  same object as ``notifier explain --json``, from the same one computation;
 - ``POST /api/customers/{id}/promises`` (D21), ``.../disputes`` and
   ``.../disputes/{dispute_id}/resolve`` (D22), ``GET|POST .../instalments`` and
   ``.../instalments/{plan_id}/cancel`` (D20): any user with a token, as on the pages;
@@ -16,7 +18,7 @@ does not allow it 409 (web/errors.py maps the services' errors, in one place).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -27,10 +29,11 @@ from pydantic import BaseModel, Field
 from notifier.domain.bounds import OutOfBounds, check_date
 from notifier.domain.items import cents_to_money
 from notifier.importer.parse import FieldError, parse_amount, parse_date
+from notifier.reports.explain import as_dict, explain
 from notifier.services import customers as customer_service
 from notifier.services import disputes, escalation, payments, plans, promises
 from notifier.store.db import unit_of_work
-from notifier.web.inputs import CustomerKey, RecordId
+from notifier.web.inputs import CustomerKey, RecordId, instant_param
 from notifier.web.state import ApiUser, State
 
 router = APIRouter(prefix="/api", tags=["collection"])
@@ -78,6 +81,18 @@ def _field(name: str, parse: Callable[[str], Any], value: object) -> Any:
 
 def _money(name: str, value: str | int | None) -> Decimal | None:
     return None if value is None else _field(name, parse_amount, value)
+
+
+@router.get("/customers/{customer_id}")
+def customer_standing(
+    state: State, _user: ApiUser, customer_id: CustomerKey, at: datetime | None = None
+) -> dict[str, Any]:
+    """Stage, open items, penalty, tier, tone, next contact slots, caps and flags, with
+    why, as at ``at`` (ISO 8601 with offset; default now): what ``notifier explain
+    CUSTOMER --json`` prints and the customer's page shows (404 unknown customer)."""
+    instant = instant_param("at", at, state.policy.limits) or state.clock()
+    with unit_of_work(state.engine) as session:  # an unknown customer: 404 (web/errors.py)
+        return as_dict(explain(session, customer_id, instant, state.policy, state.calendar))
 
 
 @router.post("/customers/{customer_id}/promises", status_code=status.HTTP_201_CREATED)

@@ -3,6 +3,7 @@ real app and a real SQLite database, with bearer tokens of each role."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -25,6 +26,7 @@ from notifier.store.models import (
 )
 from notifier.web import create_app
 from tests.integration.collect_support import planned_portfolio
+from tests.support import run
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -241,3 +243,38 @@ def test_a_bad_payment_is_refused_naming_the_field_and_nothing_is_kept(
         assert s.scalar(select(func.count()).select_from(IdempotencyKey)) == 0
     ok = client.post("/api/payments", json=PAYMENT, headers=key)
     assert ok.status_code == 201
+
+
+def test_the_api_reads_a_customers_standing_as_explain_does_and_after_a_promise(
+    client: TestClient, engine: Engine, collector: dict[str, str]
+) -> None:
+    """GET /api/customers/{id} is the object `notifier explain --json` prints, from the
+    same computation; a promise recorded through the API shows in it at once."""
+    at = NOW.isoformat()
+    read = client.get("/api/customers/C1", params={"at": at}, headers=collector)
+    assert read.status_code == 200, read.text
+    cli = run("explain", "C1", "--at", at, "--json",
+              db=engine.url.render_as_string(hide_password=False))  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    assert read.json() == json.loads(cli.stdout)
+    assert read.json()["paused_by"] is None and read.json()["promises"] == []
+    body = {"promised_on": "2026-03-20", "amount": "5,000"}
+    assert (
+        client.post("/api/customers/C1/promises", json=body, headers=collector).status_code == 201
+    )
+    after = client.get("/api/customers/C1", params={"at": at}, headers=collector).json()
+    assert [p["promised_on"] for p in after["promises"]] == ["2026-03-20"]
+    assert after["paused_by"] is not None
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "code"),
+    [("/api/customers/NOPE", {}, 404), ("/api/customers/C1", {"at": "2026-03-02T10:00"}, 422),
+     ("/api/customers/C1", {"at": "soon"}, 422),
+     ("/api/customers/C1", {"at": "9999-01-01T00:00:00Z"}, 422)],
+)  # fmt: skip
+def test_the_customer_read_refuses_bad_input_with_4xx(
+    client: TestClient, collector: dict[str, str], path: str, params: dict[str, str], code: int
+) -> None:
+    assert client.get(path, params=params, headers=collector).status_code == code
+    assert client.get(path, params=params).status_code == 401  # no token, no standing
