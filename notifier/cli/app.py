@@ -14,6 +14,9 @@ app = typer.Typer(
     name="notifier",
     help="Schedules, reviews and sends debt-collection reminders.",
     no_args_is_help=True,
+    # Plain help and usage errors: one line per error (a script's grep finds it), not
+    # a box that wraps it at 80 columns; the command list joins each summary's lines.
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
     add_completion=False,
 )

@@ -36,7 +36,7 @@ def report_weekly(
         typer.Option(
             "--at",
             help="Report date YYYY-MM-DD: the Monday-to-Sunday week that ended by then "
-            "(default: today in the policy's \\[weekly] zone).",
+            "(default: today in the policy's [weekly] zone).",
         ),
     ] = None,
     format_: Annotated[
