@@ -37,6 +37,7 @@ from sqlalchemy import Engine
 
 from notifier.channels import Channel
 from notifier.evidence.seal import seal
+from notifier.faults import fault
 from notifier.sweeps import reconcile
 from notifier.sweeps.context import SweepContext
 from notifier.sweeps.deliver import Deliver, DeliverReport
@@ -203,6 +204,21 @@ def sweeps(
     }
 
 
+def guarded(job_id: str, func: Callable[[], None]) -> Callable[[], None]:
+    """``func`` as a job whose failure is one log line without data (``faults.py``): the
+    scheduler's own report of a failed job is its traceback, and a database error's text
+    holds the statement's parameters. The job runs again at its next time (the sweeps
+    write in transactions of their own: what a failed one began is rolled back)."""
+
+    def job() -> None:
+        try:
+            func()
+        except Exception as exc:
+            log.error("%s failed: %s; it runs again at its next time", job_id, fault(exc))
+
+    return job
+
+
 def build_scheduler(
     engine: Engine,
     ctx: SweepContext,
@@ -222,7 +238,7 @@ def build_scheduler(
     jobs = sweeps(engine, ctx, clock, wire, deliver_every_s=deliver_every_s, stop=stop)
     for job_id, (func, trigger) in jobs.items():
         scheduler.add_job(
-            func,
+            guarded(job_id, func),
             trigger,
             id=job_id,
             name=job_id,

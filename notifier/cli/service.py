@@ -38,6 +38,9 @@ def _logging() -> None:
     # The Twilio SDK logs every request (URL and headers, a dozen lines) at INFO; the SMS
     # channel logs one masked line per message itself.
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+    # APScheduler logs two lines for every run of every job (delivery: each minute) at
+    # INFO; each job logs what it did itself (scheduler.py), and a failure in one line.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     install_access_log_filter()  # tracking tokens never whole in the access log
 
 

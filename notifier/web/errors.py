@@ -12,7 +12,6 @@ pages alike, and the last resort for everything else.
 from __future__ import annotations
 
 import logging
-import traceback
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -20,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from notifier.domain import errors as kinds
 from notifier.domain.errors import NotifierError, http_status
+from notifier.faults import fault
 from notifier.web.logs import redact_path
 from notifier.words import Words, catalogue, words
 
@@ -79,16 +79,6 @@ _KINDS: dict[str, type] = {"not_found": kinds.NotFound, "forbidden": kinds.Forbi
                            "conflict": kinds.Conflict, "refused": kinds.Refused}  # fmt: skip
 
 
-def _where(exc: BaseException) -> str:
-    """file:line of the innermost frame of ``exc`` inside this package, else the last."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    ours = [f for f in frames if "/notifier/" in f.filename] or frames
-    if not ours:
-        return "?"
-    frame = ours[-1]
-    return f"{frame.filename.rsplit('/notifier/', 1)[-1]}:{frame.lineno}"
-
-
 class LastResort:
     """A pure ASGI middleware: an exception nothing else answered becomes a plain 500
     (if no answer has started) and one log line without data; it is not raised further,
@@ -111,8 +101,8 @@ class LastResort:
         try:
             await self.app(scope, receive, watched)
         except Exception as exc:
-            log.error("internal error: %s at %s on %s %s", type(exc).__name__, _where(exc),
-                      scope.get("method"), redact_path(str(scope.get("path"))))  # fmt: skip
+            log.error("internal error: %s on %s %s", fault(exc), scope.get("method"),
+                      redact_path(str(scope.get("path"))))  # fmt: skip
             if not started:
                 await JSONResponse({"detail": "internal error"}, status_code=500)(
                     scope, receive, send

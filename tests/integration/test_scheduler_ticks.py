@@ -6,6 +6,7 @@ closes the channels it opened and leaves alone the ones it was handed."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -134,3 +135,32 @@ def test_the_delivery_function_leaves_the_callers_channels_open_and_the_sweep_cl
     sweep.run(engine, NOW)
     sweep.run(engine, NOW)
     assert [c.closed for c in made] == [1, 1]  # fresh channels per run, each closed once
+
+
+def test_a_failing_job_is_one_log_line_without_its_data_and_the_others_still_run(
+    engine: Engine, policy: Policy, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """A database error's text holds the statement's parameters (phones, e-mails): a job
+    that fails logs its type and where, never its text or traceback, and the next job of
+    the same scheduler runs as usual."""
+    import notifier.scheduler as scheduler_module
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("INSERT INTO customers VALUES ('+8613912345678', 'li@x.example')")
+
+    monkeypatch.setattr(scheduler_module, "_plan_job", broken)
+    clock = scheduler_module.build_scheduler(
+        engine, _context(policy, "w1"), Wiring(lambda: {}, TRACKER), blocking=False,
+        clock=lambda: NOW,
+    )  # fmt: skip
+    jobs = {job.id: job for job in clock.get_jobs()}
+    with caplog.at_level(logging.INFO):
+        jobs["plan"].func()
+        jobs["expire"].func()
+    [failed] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    line = failed.getMessage()
+    assert line.startswith("plan failed: RuntimeError at scheduler.py:")  # where, in the package
+    assert failed.exc_info is None and "8613912345678" not in caplog.text
+    assert "li@x.example" not in caplog.text
+    assert [slot for slot, _ in _ticks(engine)["expire"]]  # the next job ran
