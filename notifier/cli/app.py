@@ -17,6 +17,7 @@ app = typer.Typer(
     # Plain help and usage errors: one line per error (a script's grep finds it), not
     # a box that wraps it at 80 columns; the command list joins each summary's lines.
     rich_markup_mode=None,
+    context_settings={"max_content_width": 120},  # a wide terminal shows whole summaries
     pretty_exceptions_enable=False,
     add_completion=False,
 )
