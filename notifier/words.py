@@ -27,6 +27,8 @@ from typing import Any, Protocol
 
 from babel.messages.pofile import read_po
 
+from notifier.domain.reasons import Why
+
 LOCALES = ("zh-CN", "en")
 DEFAULT_LOCALE = "zh-CN"
 _FOLDERS = {"zh-CN": "zh_CN", "en": "en"}
@@ -190,6 +192,10 @@ class Words:
         if expired is not None:
             return self("reason_not_approved", hours=int(expired.group(1)))
         return value
+
+    def why(self, reason: Why) -> str:
+        """Why a rule decided as it did (``domain/reasons.py``: a tier, a flag)."""
+        return self("why_" + reason.key, **dict(reason.values))
 
     def lint(self, problem: object) -> str:
         """A content-check reason (``LintProblem`` or its stored text ``rule: detail``)

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 
 from notifier.domain.items import Item
 from notifier.domain.policy import FlagPolicy
+from notifier.domain.reasons import Why
 from notifier.domain.tiers import months_before
 
 
@@ -22,7 +23,7 @@ from notifier.domain.tiers import months_before
 class Flags:
     blacklisted: bool
     suspend_new_orders: bool
-    reasons: tuple[str, ...]
+    reasons: tuple[Why, ...]  # worded by notifier.words (Words.why)
 
 
 def _overdue_span(item: Item, today: date) -> tuple[date, date] | None:
@@ -36,22 +37,18 @@ def _overdue_span(item: Item, today: date) -> tuple[date, date] | None:
 def flags(items: Iterable[Item], today: date, policy: FlagPolicy) -> Flags:
     items = [i for i in items if i.issued_on <= today]
     spans = [(i, s) for i in items if (s := _overdue_span(i, today)) is not None]
-    reasons: list[str] = []
+    reasons: list[Why] = []
 
     episodes = len(spans)
     if episodes >= policy.blacklist_overdue_episodes:
-        reasons.append(
-            f"{episodes} overdue episodes (blacklist from {policy.blacklist_overdue_episodes})"
-        )
+        reasons.append(Why.of("episodes", n=episodes, least=policy.blacklist_overdue_episodes))
     stale = [
         i.id
         for i in items
         if i.is_open(today) and i.days_overdue(today) > policy.blacklist_unpaid_days
     ]
     if stale:
-        reasons.append(
-            f"unpaid over {policy.blacklist_unpaid_days} days past due: {', '.join(stale)}"
-        )
+        reasons.append(Why.of("unpaid", days=policy.blacklist_unpaid_days, items=", ".join(stale)))
     blacklisted = bool(reasons)
 
     still_overdue = any(i.is_open(today) and i.days_overdue(today) > 0 for i in items)
@@ -62,8 +59,8 @@ def flags(items: Iterable[Item], today: date, policy: FlagPolicy) -> Flags:
         months.append(sum(1 for _, (a, b) in spans if a <= end and b >= start))
     suspend = still_overdue and all(n >= policy.suspend_overdue_items for n in months)
     if suspend:
-        reasons.append(
-            f"{policy.suspend_overdue_items}+ overdue items in each of the last "
-            f"{policy.suspend_consecutive_months} months ({', '.join(map(str, reversed(months)))})"
-        )
+        reasons.append(Why.of(
+            "suspend", n=policy.suspend_overdue_items, months=policy.suspend_consecutive_months,
+            counts=", ".join(map(str, reversed(months))),
+        ))  # fmt: skip
     return Flags(blacklisted, suspend, tuple(reasons))

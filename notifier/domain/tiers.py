@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from notifier.domain.items import Item
 from notifier.domain.policy import TierName, TierPolicy
+from notifier.domain.reasons import Why
 
 
 @lru_cache(maxsize=4096)
@@ -47,7 +48,7 @@ class TierDecision:
     tier: TierName
     hand_set: bool
     computed: TierName
-    reasons: tuple[str, ...]
+    reasons: tuple[Why, ...]  # worded by notifier.words (Words.why)
 
 
 def tier_facts(
@@ -108,29 +109,26 @@ def decide_tier(
 ) -> TierDecision:
     computed, reasons = _compute(facts, policy)
     if hand_set is not None:
-        return TierDecision(hand_set, True, computed, (f"set by hand (computed: {computed})",))
+        return TierDecision(hand_set, True, computed, (Why.of("hand_set", computed=computed),))
     return TierDecision(computed, False, computed, reasons)
 
 
-def _compute(f: TierFacts, p: TierPolicy) -> tuple[TierName, tuple[str, ...]]:
+def _compute(f: TierFacts, p: TierPolicy) -> tuple[TierName, tuple[Why, ...]]:
     months = p.lookback_months
     c_reasons = []
     if f.late_payments >= p.c_min_late_payments:
-        c_reasons.append(
-            f"{f.late_payments} late payments in {months} months (C from {p.c_min_late_payments})"
-        )
+        c_reasons.append(Why.of("c_late", late=f.late_payments, months=months,
+                                   least=p.c_min_late_payments))  # fmt: skip
     if f.longest_delay_days >= p.c_min_delay_days:
-        c_reasons.append(f"longest delay {f.longest_delay_days} days (C from {p.c_min_delay_days})")
+        c_reasons.append(Why.of("c_delay", days=f.longest_delay_days, least=p.c_min_delay_days))
     share = f.share_of_receivables
     if (
         share is not None
         and share >= p.high_share
         and f.days_overdue_now > p.high_risk_days_overdue
     ):
-        c_reasons.append(
-            f"{share:.0%} of all receivables and {f.days_overdue_now} days "
-            f"overdue (C above {p.high_share:.0%} and {p.high_risk_days_overdue} days)"
-        )
+        c_reasons.append(Why.of("c_share", share=share, days=f.days_overdue_now,
+                                   high=p.high_share, risk=p.high_risk_days_overdue))  # fmt: skip
     if c_reasons:
         return "C", tuple(c_reasons)
     on_time = f.late_payments <= p.a_max_late_payments
@@ -141,16 +139,13 @@ def _compute(f: TierFacts, p: TierPolicy) -> tuple[TierName, tuple[str, ...]]:
         and f.relationship_days >= p.a_min_relationship_days
     ):
         return "A", (
-            f"paid on time for {f.relationship_days} days "
-            f"({f.late_payments} late payments in {months} months)",
+            Why.of("a_on_time", days=f.relationship_days, late=f.late_payments, months=months),
         )
     reasons = []
     if not on_time:
-        reasons.append(f"{f.late_payments} late payments in {months} months")
+        reasons.append(Why.of("b_late", late=f.late_payments, months=months))
     if f.days_overdue_now > p.a_grace_days or f.longest_delay_days > p.a_grace_days:
-        reasons.append(f"late by up to {max(f.days_overdue_now, f.longest_delay_days)} days")
+        reasons.append(Why.of("b_delay", days=max(f.days_overdue_now, f.longest_delay_days)))
     if f.relationship_days < p.a_min_relationship_days:
-        reasons.append(
-            f"relationship of {f.relationship_days} days (A needs {p.a_min_relationship_days})"
-        )
+        reasons.append(Why.of("b_new", days=f.relationship_days, least=p.a_min_relationship_days))
     return "B", tuple(reasons)

@@ -34,6 +34,11 @@ from notifier.services.escalation import Escalated, escalation_of
 from notifier.services.legal import Route, route_lines, route_of
 from notifier.store.models import Customer, PaymentPromise, Reminder
 from notifier.store.queries import items_for, portfolio_outstanding
+from notifier.words import words
+
+# The command line's explanation and --json word the tier's and flags' reasons in English;
+# the customer's page in the reader's language (notifier.words, one catalogue).
+ENGLISH = words("en")
 
 
 class UnknownCustomer(NotFound, LookupError):
@@ -263,7 +268,7 @@ def as_dict(e: Explanation) -> dict[str, Any]:
         "tier": e.tier.tier,
         "tier_hand_set": e.tier.hand_set,
         "tier_computed": e.tier.computed,
-        "tier_reasons": list(e.tier.reasons),
+        "tier_reasons": [ENGLISH.why(r) for r in e.tier.reasons],
         "tone": e.tone,
         "due_step": None
         if due is None
@@ -299,7 +304,7 @@ def as_dict(e: Explanation) -> dict[str, Any]:
         "channels": e.channels,
         "blacklisted": e.flags.blacklisted,
         "suspend_new_orders": e.flags.suspend_new_orders,
-        "flag_reasons": list(e.flags.reasons),
+        "flag_reasons": [ENGLISH.why(r) for r in e.flags.reasons],
         "letter_skipped": e.letter_skipped,
         "legal_route": e.legal_route.as_dict() if e.legal_route is not None else None,
     }
@@ -351,7 +356,8 @@ def print_explanation(console: Console, e: Explanation) -> None:
             "overdue, on the undisputed part)"
         )
     how = "set by hand" if e.tier.hand_set else "computed"
-    console.print(f"tier: [bold]{e.tier.tier}[/bold] ({how}): " + "; ".join(e.tier.reasons))
+    reasons = "; ".join(ENGLISH.why(r) for r in e.tier.reasons)
+    console.print(f"tier: [bold]{e.tier.tier}[/bold] ({how}): {reasons}")
     console.print(f"tone: {e.tone or '- (no reminder due)'}")
     due = st.due
     if due is not None:
@@ -415,6 +421,7 @@ def print_explanation(console: Console, e: Explanation) -> None:
                         ("SUSPEND NEW ORDERS", e.flags.suspend_new_orders)) if on
     ]  # fmt: skip
     if flag_words:
-        console.print(f"[red]flags: {', '.join(flag_words)}[/red]: " + "; ".join(e.flags.reasons))
+        reasons = "; ".join(ENGLISH.why(r) for r in e.flags.reasons)
+        console.print(f"[red]flags: {', '.join(flag_words)}[/red]: {reasons}")
     else:
         console.print("flags: none")

@@ -30,7 +30,7 @@ from notifier.store.models import (
     Reminder,
 )
 from notifier.web import create_app
-from tests.support import two_customer_portfolio, web_login
+from tests.support import sweep_context, two_customer_portfolio, web_login
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PLANNED = datetime(2026, 3, 2, 8, 0, tzinfo=SHANGHAI)  # Monday 2 March, 08:00 in Shanghai
@@ -197,6 +197,29 @@ def test_the_page_speaks_the_viewers_language(app: FastAPI, engine: Engine) -> N
     assert "时间线" in html and "记录付款承诺" in html and "生成草稿" in html
     assert "证据档案" in html and "下次通话时段" in html
     assert "Timeline" not in html
+
+
+def test_the_page_says_why_the_tier_in_the_viewers_language_as_explain_does(
+    app: FastAPI, engine: Engine, policy: Policy
+) -> None:
+    """The tier's reasons are data (domain/reasons.py) worded by the one catalogue: the
+    page in Chinese for a Chinese reader, explain --json in English, the same reasons."""
+    from notifier.reports.explain import ENGLISH, as_dict, explain
+    from notifier.words import words
+
+    with unit_of_work(engine) as s:
+        e = explain(s, "C1", PLANNED, policy, sweep_context(policy).calendar)
+        reasons = e.tier.reasons
+        english = as_dict(e)["tier_reasons"]
+    assert reasons and english == [ENGLISH.why(r) for r in reasons]
+    add(engine, "zhang", "reviewer", locale="zh-CN")
+    client, _ = login(app, "zhang")
+    html = client.get("/customers/C1").text
+    line = re.search(r'<li data-field="tier_reasons">([^<]*)</li>', html)
+    assert line is not None, "no tier reasons on the page"
+    zh = words("zh-CN")
+    assert line.group(1) == zh("cu_tier_why") + ": " + "；".join(zh.why(r) for r in reasons)
+    assert not re.search(r"[A-Za-z]{3,}", line.group(1))  # no English words left
 
 
 def test_a_promise_is_recorded_logged_and_shown(

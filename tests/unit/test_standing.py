@@ -18,6 +18,7 @@ from notifier.domain.position import Totals
 from notifier.domain.slots import Slot
 from notifier.domain.standing import EarlierReminders, PromiseFact, standing_of
 from notifier.settings import load_policy
+from notifier.words import words
 from tests.support import ROOT, CustomerStub
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -192,7 +193,7 @@ def test_hand_set_tier_wins_and_the_computed_one_is_kept_as_why(policy: Policy) 
     at = datetime(2026, 3, 2, 10, tzinfo=BEIJING)
     st = standing_of(Who(tier="C", tier_hand_set=True), items, at, policy)
     assert st.tier.tier == "C" and st.tier.hand_set
-    assert st.tier.reasons[0].startswith("set by hand (computed: ")
+    assert words("en").why(st.tier.reasons[0]).startswith("set by hand (computed: ")
 
 
 def test_the_next_slot_per_channel_respects_the_caps(

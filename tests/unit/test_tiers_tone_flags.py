@@ -10,8 +10,10 @@ from notifier.domain.policy import AgingPolicy, FlagPolicy, TierPolicy
 from notifier.domain.tiers import decide_tier, months_before, tier_facts
 from notifier.domain.tone import tone_for
 from notifier.settings import load_policy
+from notifier.words import words
 
 TODAY = date(2026, 3, 2)
+EN = words("en")
 TIERS = TierPolicy()
 
 
@@ -47,14 +49,14 @@ def test_occasionally_late_customer_is_tier_b_with_the_reason() -> None:
     ]
     decision = decide(items)
     assert decision.tier == "B"  # type: ignore[attr-defined]
-    assert any("1 late payments" in r for r in decision.reasons)  # type: ignore[attr-defined]
+    assert any("1 late payments" in EN.why(r) for r in decision.reasons)  # type: ignore[attr-defined]
 
 
 def test_three_late_payments_in_twelve_months_make_tier_c() -> None:
     items = [paid_item(f"I{m}", date(2025, m, 10), date(2025, m, 20)) for m in (5, 7, 9)]
     decision = decide(items)
     assert decision.tier == "C"  # type: ignore[attr-defined]
-    assert "3 late payments in 12 months" in decision.reasons[0]  # type: ignore[attr-defined]
+    assert "3 late payments in 12 months" in EN.why(decision.reasons[0])  # type: ignore[attr-defined]
 
 
 def test_late_payments_older_than_the_look_back_do_not_count() -> None:
@@ -76,7 +78,8 @@ def test_large_share_long_overdue_is_high_risk() -> None:
     facts = tier_facts(items, TODAY, SHARE_DECIDES, Decimal("1000000"))
     assert facts.share_of_receivables == Decimal("0.3")
     decision = decide_tier(facts, SHARE_DECIDES)
-    assert decision.tier == "C" and "30% of all receivables" in decision.reasons[0]
+    assert decision.tier == "C" and "30% of all receivables" in EN.why(decision.reasons[0])
+    assert "占全部应收账款的30%" in words("zh-CN").why(decision.reasons[0])
     small = tier_facts(items, TODAY, SHARE_DECIDES, Decimal("10000000"))
     assert decide_tier(small, SHARE_DECIDES).tier == "B"  # 3%: the share rule does not fire
 
@@ -84,7 +87,7 @@ def test_large_share_long_overdue_is_high_risk() -> None:
 def test_new_customer_without_history_is_tier_b_not_a() -> None:
     decision = decide([open_item("I1", TODAY + timedelta(days=10))])
     assert decision.tier == "B"  # type: ignore[attr-defined]
-    assert any("relationship" in r for r in decision.reasons)  # type: ignore[attr-defined]
+    assert any("relationship" in EN.why(r) for r in decision.reasons)  # type: ignore[attr-defined]
 
 
 def test_hand_set_tier_wins_and_says_so() -> None:
@@ -111,12 +114,12 @@ def test_three_overdue_episodes_blacklist_a_customer() -> None:
     items = [paid_item(f"I{m}", date(2025, m, 10), date(2025, m, 12)) for m in (4, 6, 8)]
     result = flags(items, TODAY, FlagPolicy())
     assert result.blacklisted
-    assert "3 overdue episodes" in result.reasons[0]
+    assert "3 overdue episodes" in EN.why(result.reasons[0])
 
 
 def test_one_item_unpaid_over_a_year_blacklists() -> None:
     result = flags([open_item("OLD", TODAY - timedelta(days=366))], TODAY, FlagPolicy())
-    assert result.blacklisted and "OLD" in result.reasons[0]
+    assert result.blacklisted and "OLD" in EN.why(result.reasons[0])
 
 
 def test_two_late_items_are_not_a_blacklist() -> None:
