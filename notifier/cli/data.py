@@ -30,7 +30,6 @@ from notifier.reports import explain as explain_report
 from notifier.reports.export import csv_for_excel
 from notifier.services import payments as payments_service
 from notifier.store.db import unit_of_work
-from notifier.store.migrate import upgrade
 
 
 @app.command()
@@ -38,6 +37,8 @@ def init(ctx: typer.Context) -> None:
     """Create the database schema, or upgrade it to the newest version."""
     shell = shell_of(ctx)
     shell.policy  # noqa: B018  (a bad policy file should fail here, at set-up)
+    from notifier.store.migrate import upgrade  # Alembic: loaded by the commands that use it
+
     before, after = upgrade(shell.engine)
     if before == after:
         out.print(f"database is up to date (schema {after})")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import click
 import typer
@@ -17,7 +17,6 @@ from rich.console import Console
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from notifier.channels import Channel
 from notifier.domain.bounds import OutOfBounds, check_date
 from notifier.domain.calendar import WorkCalendar
 from notifier.domain.errors import Refused
@@ -26,11 +25,12 @@ from notifier.domain.policy import LimitsPolicy, Policy
 from notifier.render import Renderer
 from notifier.settings import Settings, load_policy, load_settings
 from notifier.store.db import database_url, make_engine
-from notifier.store.migrate import is_current
 from notifier.store.models import User
 from notifier.sweeps.context import SweepContext
-from notifier.tracking import Tracker
-from notifier.wiring import channels_for, tracker_for
+
+if TYPE_CHECKING:  # the channels (Twilio, SMTP) and Alembic load only for the commands
+    from notifier.channels import Channel  # that use them: every command starts sooner
+    from notifier.tracking import Tracker
 
 # Piped or redirected, there is no terminal to fit: Rich would take 80 columns and cut a
 # table's cells ("INV-2026-01…"). As wide as the table needs then; on a terminal a cell
@@ -104,13 +104,19 @@ class Shell:
 
     @cached_property
     def tracker(self) -> Tracker:
+        from notifier.wiring import tracker_for
+
         return tracker_for(self.settings)
 
     def channels(self) -> dict[str, Channel]:
+        from notifier.wiring import channels_for
+
         return channels_for(self.settings)
 
     def ready_engine(self) -> Engine:
         """The engine of a database whose schema is up to date; else a clear error."""
+        from notifier.store.migrate import is_current  # Alembic: only once a command runs
+
         if not is_current(self.engine):
             raise InvalidInput(
                 f"the database {self.engine.url} has no current schema: "  # password masked

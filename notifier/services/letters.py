@@ -25,7 +25,6 @@ from notifier.domain import lifecycle
 from notifier.domain.errors import Conflict, Forbidden, NotFound, Refused
 from notifier.domain.lifecycle import Status
 from notifier.domain.policy import Policy
-from notifier.letters.pdf import Letter, render_pdf
 from notifier.store import reminders as store
 from notifier.store.models import Customer, LetterPost, Reminder, User
 
@@ -96,6 +95,8 @@ def pdf(session: Session, reminder_id: int, policy: Policy) -> Printed:
         raise LetterState(f"letter {r.id} carries no letter facts: draft it again")
     seal = Path(policy.letters.seal_image) if policy.letters.seal_image else None
     draft = r.status == Status.PENDING_APPROVAL
+    from notifier.letters.pdf import Letter, render_pdf  # ReportLab: only to print a letter
+
     letter = Letter(reminder_id=r.id or 0, locale=r.locale, title=r.subject or "",
                     body=r.body, recipient=customer.name, address=r.address, facts=facts,
                     draft=draft, seal_image=seal)  # fmt: skip

@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from notifier.store.bulk import insert_ignoring_conflicts, insert_rows
 from notifier.store.db import make_engine, unit_of_work
-from notifier.store.migrate import current_revision, is_current, upgrade
+from notifier.store.migrate import HEAD, current_revision, is_current, upgrade
 from notifier.store.models import Customer, Event, Payment, Receivable, Reminder
 from notifier.store.queries import items_for, portfolio_outstanding
 
@@ -32,10 +32,25 @@ def add_receivable(session: object, rid: str, cents: int, due: date, cid: str = 
 
 def test_init_creates_the_schema_and_a_second_run_changes_nothing(blank_db_url: str) -> None:
     engine = make_engine(blank_db_url)
-    assert current_revision(engine) is None
+    assert current_revision(engine) is None and not is_current(engine)
     before, after = upgrade(engine)
     assert before is None and is_current(engine)
     assert upgrade(engine) == (after, after)
+
+
+def test_the_head_every_command_checks_is_alembics_own(blank_db_url: str) -> None:
+    """is_current compares with HEAD without loading Alembic: HEAD must be the newest
+    migration, and an older schema is not current."""
+    from alembic.script import ScriptDirectory
+
+    from notifier.store.migrate import alembic_config
+
+    engine = make_engine(blank_db_url)
+    assert ScriptDirectory.from_config(alembic_config(engine)).get_current_head() == HEAD
+    upgrade(engine)
+    with engine.begin() as c:
+        c.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    assert not is_current(engine)
 
 
 def test_sqlite_runs_with_wal_busy_timeout_and_foreign_keys(engine: Engine, store: str) -> None:
