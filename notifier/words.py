@@ -20,7 +20,7 @@ Use ``words(locale)`` for a :class:`Words` bound to a language::
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cache
 from importlib.resources import files
 from typing import Any, Protocol
@@ -196,6 +196,10 @@ class Words:
     def why(self, reason: Why) -> str:
         """Why a rule decided as it did (``domain/reasons.py``: a tier, a flag)."""
         return self("why_" + reason.key, **dict(reason.values))
+
+    def whys(self, reasons: Iterable[Why]) -> str:
+        """Several reasons in one line, with this language's separator."""
+        return self("why_sep").join(self.why(r) for r in reasons)
 
     def lint(self, problem: object) -> str:
         """A content-check reason (``LintProblem`` or its stored text ``rule: detail``)

@@ -21,9 +21,23 @@ from notifier.domain.tiers import months_before
 
 @dataclass(frozen=True)
 class Flags:
-    blacklisted: bool
-    suspend_new_orders: bool
-    reasons: tuple[Why, ...]  # worded by notifier.words (Words.why)
+    """Each flag is on when it has a reason (D25); the reasons are worded by
+    notifier.words (Words.why)."""
+
+    blacklist_why: tuple[Why, ...]
+    suspend_why: tuple[Why, ...]
+
+    @property
+    def blacklisted(self) -> bool:
+        return bool(self.blacklist_why)
+
+    @property
+    def suspend_new_orders(self) -> bool:
+        return bool(self.suspend_why)
+
+    @property
+    def reasons(self) -> tuple[Why, ...]:
+        return self.blacklist_why + self.suspend_why
 
 
 def _overdue_span(item: Item, today: date) -> tuple[date, date] | None:
@@ -37,19 +51,22 @@ def _overdue_span(item: Item, today: date) -> tuple[date, date] | None:
 def flags(items: Iterable[Item], today: date, policy: FlagPolicy) -> Flags:
     items = [i for i in items if i.issued_on <= today]
     spans = [(i, s) for i in items if (s := _overdue_span(i, today)) is not None]
-    reasons: list[Why] = []
+    blacklist_why: list[Why] = []
 
     episodes = len(spans)
     if episodes >= policy.blacklist_overdue_episodes:
-        reasons.append(Why.of("episodes", n=episodes, least=policy.blacklist_overdue_episodes))
+        blacklist_why.append(
+            Why.of("episodes", n=episodes, least=policy.blacklist_overdue_episodes)
+        )
     stale = [
         i.id
         for i in items
         if i.is_open(today) and i.days_overdue(today) > policy.blacklist_unpaid_days
     ]
     if stale:
-        reasons.append(Why.of("unpaid", days=policy.blacklist_unpaid_days, items=", ".join(stale)))
-    blacklisted = bool(reasons)
+        blacklist_why.append(
+            Why.of("unpaid", days=policy.blacklist_unpaid_days, items=", ".join(stale))
+        )
 
     still_overdue = any(i.is_open(today) and i.days_overdue(today) > 0 for i in items)
     months = []
@@ -58,9 +75,8 @@ def flags(items: Iterable[Item], today: date, policy: FlagPolicy) -> Flags:
         end = min(months_before(today.replace(day=1), back - 1) - timedelta(days=1), today)
         months.append(sum(1 for _, (a, b) in spans if a <= end and b >= start))
     suspend = still_overdue and all(n >= policy.suspend_overdue_items for n in months)
-    if suspend:
-        reasons.append(Why.of(
-            "suspend", n=policy.suspend_overdue_items, months=policy.suspend_consecutive_months,
-            counts=", ".join(map(str, reversed(months))),
-        ))  # fmt: skip
-    return Flags(blacklisted, suspend, tuple(reasons))
+    suspend_why = (Why.of(
+        "suspend", n=policy.suspend_overdue_items, months=policy.suspend_consecutive_months,
+        counts=", ".join(map(str, reversed(months))),
+    ),) if suspend else ()  # fmt: skip
+    return Flags(tuple(blacklist_why), suspend_why)

@@ -17,6 +17,3 @@ class Why:
     @classmethod
     def of(cls, key: str, **values: Any) -> Why:
         return cls(key, tuple(values.items()))
-
-    def get(self, name: str) -> Any:
-        return dict(self.values)[name]

@@ -356,8 +356,7 @@ def print_explanation(console: Console, e: Explanation) -> None:
             "overdue, on the undisputed part)"
         )
     how = "set by hand" if e.tier.hand_set else "computed"
-    reasons = "; ".join(ENGLISH.why(r) for r in e.tier.reasons)
-    console.print(f"tier: [bold]{e.tier.tier}[/bold] ({how}): {reasons}")
+    console.print(f"tier: [bold]{e.tier.tier}[/bold] ({how}): {ENGLISH.whys(e.tier.reasons)}")
     console.print(f"tone: {e.tone or '- (no reminder due)'}")
     due = st.due
     if due is not None:
@@ -421,7 +420,7 @@ def print_explanation(console: Console, e: Explanation) -> None:
                         ("SUSPEND NEW ORDERS", e.flags.suspend_new_orders)) if on
     ]  # fmt: skip
     if flag_words:
-        reasons = "; ".join(ENGLISH.why(r) for r in e.flags.reasons)
-        console.print(f"[red]flags: {', '.join(flag_words)}[/red]: {reasons}")
+        console.print(f"[red]flags: {', '.join(flag_words)}[/red]: "
+                      + ENGLISH.whys(e.flags.reasons))  # fmt: skip
     else:
         console.print("flags: none")

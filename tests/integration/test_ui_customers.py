@@ -202,16 +202,23 @@ def test_the_page_speaks_the_viewers_language(app: FastAPI, engine: Engine) -> N
 def test_the_page_says_why_the_tier_in_the_viewers_language_as_explain_does(
     app: FastAPI, engine: Engine, policy: Policy
 ) -> None:
-    """The tier's reasons are data (domain/reasons.py) worded by the one catalogue: the
-    page in Chinese for a Chinese reader, explain --json in English, the same reasons."""
+    """The tier's and the blacklist's reasons are data (domain/reasons.py) worded by the
+    one catalogue: the page in Chinese for a Chinese reader, explain --json in English,
+    the same reasons. C1 gets an invoice unpaid for over a year: blacklisted (D25)."""
     from notifier.reports.explain import ENGLISH, as_dict, explain
     from notifier.words import words
 
     with unit_of_work(engine) as s:
+        s.add(Receivable(id="OLD-1", customer_id="C1", amount_cents=50_000,
+                         issued_on=date(2024, 12, 1), due_on=date(2025, 1, 1), created_at=T0,
+                         updated_at=T0))  # fmt: skip
+    with unit_of_work(engine) as s:
         e = explain(s, "C1", PLANNED, policy, sweep_context(policy).calendar)
-        reasons = e.tier.reasons
-        english = as_dict(e)["tier_reasons"]
-    assert reasons and english == [ENGLISH.why(r) for r in reasons]
+        reasons, flagged, suspended = e.tier.reasons, e.flags.blacklist_why, e.flags.suspend_why
+        english = as_dict(e)
+    assert reasons and english["tier_reasons"] == [ENGLISH.why(r) for r in reasons]
+    assert "unpaid" in [w.key for w in flagged] and [w.key for w in suspended] == ["suspend"]
+    assert english["flag_reasons"] == [ENGLISH.why(w) for w in (*flagged, *suspended)]
     add(engine, "zhang", "reviewer", locale="zh-CN")
     client, _ = login(app, "zhang")
     html = client.get("/customers/C1").text
@@ -220,6 +227,11 @@ def test_the_page_says_why_the_tier_in_the_viewers_language_as_explain_does(
     zh = words("zh-CN")
     assert line.group(1) == zh("cu_tier_why") + ": " + "；".join(zh.why(r) for r in reasons)
     assert not re.search(r"[A-Za-z]{3,}", line.group(1))  # no English words left
+    black = re.search(r'<li class="bad" data-field="blacklisted">([^<]*)</li>', html)
+    assert black is not None and black.group(1) == "黑名单标记: " + "；".join(map(zh.why, flagged))
+    assert "逾期超过365天未付：OLD-1" in black.group(1)
+    held = re.search(r'<li class="bad" data-field="suspend_new_orders">([^<]*)</li>', html)
+    assert held is not None and held.group(1) == "暂停新订单: " + zh.why(suspended[0])
 
 
 def test_a_promise_is_recorded_logged_and_shown(
