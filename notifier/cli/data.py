@@ -17,6 +17,7 @@ from notifier.cli.shell import (
     ExportLocaleOption,
     InvalidInput,
     OutputOption,
+    TextLocaleOption,
     check_output,
     err,
     out,
@@ -27,6 +28,7 @@ from notifier.cli.shell import (
 from notifier.importer import import_file
 from notifier.reports import aging as aging_report
 from notifier.reports import explain as explain_report
+from notifier.reports import explain_text
 from notifier.reports.export import csv_for_excel
 from notifier.services import payments as payments_service
 from notifier.store.db import unit_of_work
@@ -110,8 +112,10 @@ def explain(
     customer: Annotated[str, typer.Argument(help="Customer id.")],
     at: AtOption = None,
     json_: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    locale: TextLocaleOption = "en",
 ) -> None:
-    """Stage, open items, penalty, tier, tone, next contact slot, caps and flags, with why."""
+    """Stage, open items, penalty, tier, tone, next contact slot, caps and flags, with why
+    (in words of --locale; the codes are in --json)."""
     shell = shell_of(ctx)
     instant = parse_instant(at, shell.policy.limits)
     with unit_of_work(shell.ready_engine()) as session:
@@ -121,7 +125,7 @@ def explain(
     if json_:
         print(explain_report.to_json(explanation))
     else:
-        explain_report.print_explanation(out, explanation)
+        explain_text.print_explanation(out, explanation, locale)
 
 
 @report_app.command("aging")

@@ -20,6 +20,7 @@ from notifier.cli.app import app
 from notifier.cli.shell import (
     AtOption,
     InvalidInput,
+    TextLocaleOption,
     acting_name,
     parse_instant,
     record_id,
@@ -151,6 +152,7 @@ def legal_route(
     ] = None,
     at: AtOption = None,
     json_: JsonOption = False,
+    locale: TextLocaleOption = "en",
 ) -> None:
     """D19: the customer's legal route after the lawyer's letter (the "prepare lawsuit"
     task, whether the payment order is offered, the decisions so far); with --decide, a
@@ -168,5 +170,5 @@ def legal_route(
     if json_:
         print(json.dumps(route.as_dict(), ensure_ascii=False))
         return
-    for line in legal.route_lines(route):
+    for line in legal.route_lines(route, locale):
         say(line)

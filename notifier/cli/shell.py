@@ -286,6 +286,10 @@ AtOption = Annotated[
 OutputOption = Annotated[
     Path | None, typer.Option("-o", "--output", help="Write to this file (needed for xlsx).")
 ]
+TextLocaleOption = Annotated[
+    Literal["zh-CN", "en"],
+    typer.Option("--locale", help="Language of the text (the codes are in --json)."),
+]
 ExportLocaleOption = Annotated[
     Literal["zh-CN", "en"],
     typer.Option("--locale", help="Language of the headers and labels (table, xlsx)."),

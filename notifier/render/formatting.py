@@ -48,6 +48,11 @@ def _parsed(locale: str) -> Locale:
     return Locale.parse(babel_locale(locale))
 
 
+def country_name(code: str, locale: str) -> str:
+    """``CN`` -> 中国 / China: Babel's territory name; a code Babel does not know as it is."""
+    return str(_parsed(locale).territories.get(code.upper(), code))
+
+
 def format_money(amount: Decimal, currency: str, locale: str) -> str:
     """Rounded to the cent half-even, as the linter rounds the amounts it accepts."""
     value = Decimal(amount).quantize(CENT, rounding=ROUND_HALF_EVEN)

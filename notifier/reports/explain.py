@@ -2,7 +2,8 @@
 one instant, and why: stage, open items (disputed parts paused), penalty, totals per
 currency, tier, tone, the due step, open promises, escalation, the next contact slot per
 channel after the caps, quiet hours and D25 flags. All of it is the customer's
-``Standing`` (domain/standing.py), as the planner sees it."""
+``Standing`` (domain/standing.py), as the planner sees it. Here the data and its --json;
+the text a person reads is ``reports/explain_text.py``."""
 
 from __future__ import annotations
 
@@ -11,10 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy import select
 from sqlmodel import Session, col
 
@@ -22,7 +20,6 @@ from notifier.domain.calendar import CalendarNotPublished, WorkCalendar
 from notifier.domain.errors import NotFound
 from notifier.domain.flags import Flags
 from notifier.domain.items import cents_to_money
-from notifier.domain.penalty import describe_rate
 from notifier.domain.policy import AllowedHours, CapPolicy, Policy, Tone
 from notifier.domain.position import Position
 from notifier.domain.slots import SEARCH_DAYS, Slot, contact_allowed
@@ -31,7 +28,7 @@ from notifier.domain.standing import EarlierReminders, PromiseFact, Standing, st
 from notifier.domain.tiers import TierDecision
 from notifier.drafting.slotting import COUNTED
 from notifier.services.escalation import Escalated, escalation_of
-from notifier.services.legal import Route, route_lines, route_of
+from notifier.services.legal import Route, route_of
 from notifier.store.models import Customer, PaymentPromise, Reminder
 from notifier.store.queries import items_for, portfolio_outstanding
 from notifier.words import words
@@ -111,33 +108,38 @@ class Explanation:
         return self.standing.policy.penalty.default_daily_rate
 
     @property
-    def channels(self) -> dict[str, str]:
-        return _channels(self.customer)
+    def channel_states(self) -> dict[str, str]:
+        """Per channel, a code: available, no_phone, opted_out, invalid_number,
+        no_address, no_postal_address (the words are in the catalogue, ``ex_ch_*``)."""
+        c = self.customer
+        sms = "no_phone" if not c.phone else "opted_out" if c.sms_opt_out else (
+            "invalid_number" if c.phone_invalid else "available"
+        )  # fmt: skip
+        email = "no_address" if not c.email else "opted_out" if c.email_opt_out else "available"
+        letter = "available" if c.address else "no_postal_address"  # issue 15
+        return {"sms": sms, "email": email, "letter": letter}
 
     @property
-    def letter_skipped(self) -> str | None:
+    def skipped_letter(self) -> bool:
         """Issue 15: the due step would go by letter but the customer has no postal
-        address: said, with the channel taken instead."""
+        address (the channel taken instead is ``standing.channel``)."""
         st = self.standing
         due = st.due
         if due is None or st.usable.get("letter"):
-            return None
+            return False
         prefs = due.step.channels["business" if self.customer.kind == "business" else "individual"]
         if "letter" not in prefs:
+            return False
+        return st.channel is None or prefs.index(st.channel) >= prefs.index("letter")
+
+    @property
+    def letter_skipped(self) -> str | None:
+        """``skipped_letter`` as --json says it (English)."""
+        if not self.skipped_letter:
             return None
-        if st.channel is not None and prefs.index(st.channel) < prefs.index("letter"):
-            return None
-        instead = f"{st.channel} instead" if st.channel else "the step is skipped"
+        channel = self.standing.channel
+        instead = f"{channel} instead" if channel else "the step is skipped"
         return f"letter skipped: no postal address (地址); {instead}"
-
-
-def _channels(c: Customer) -> dict[str, str]:
-    sms = "no phone" if not c.phone else "opted out" if c.sms_opt_out else (
-        "invalid number" if c.phone_invalid else "available"
-    )  # fmt: skip
-    email = "no address" if not c.email else "opted out" if c.email_opt_out else "available"
-    letter = "available" if c.address else "no postal address"  # issue 15
-    return {"sms": sms, "email": email, "letter": letter}
 
 
 def promise_facts(session: Session, customer_id: str) -> list[PromiseFact]:
@@ -204,10 +206,6 @@ def _handover(h: Escalated | None) -> dict[str, str | None]:
     if h is None or not h.recorded:
         return {}
     return {"by": h.by, "from_collector": h.from_collector, "to": h.to, "note": h.note}
-
-
-def _local(dt: datetime, zone: str) -> str:
-    return dt.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z (%a)")
 
 
 def _slot_dict(slot: Slot) -> dict[str, str]:
@@ -301,7 +299,7 @@ def as_dict(e: Explanation) -> dict[str, Any]:
         "allowed_hours": f"{e.allowed_hours.start:%H:%M}-{e.allowed_hours.end:%H:%M}",
         "contact_allowed_now": e.contact_allowed_now,
         "caps": e.caps.model_dump(),
-        "channels": e.channels,
+        "channels": {k: v.replace("_", " ") for k, v in e.channel_states.items()},
         "blacklisted": e.flags.blacklisted,
         "suspend_new_orders": e.flags.suspend_new_orders,
         "flag_reasons": [ENGLISH.why(r) for r in e.flags.reasons],
@@ -312,115 +310,3 @@ def as_dict(e: Explanation) -> dict[str, Any]:
 
 def to_json(e: Explanation) -> str:
     return json.dumps(as_dict(e), ensure_ascii=False, indent=2)
-
-
-def print_explanation(console: Console, e: Explanation) -> None:
-    c = e.customer
-    st = e.standing
-    zone = c.timezone
-    console.print(f"[bold]{c.id} {c.name}[/bold]  {c.kind}, {c.country}, {zone}, {c.locale}")
-    console.print(f"collector: {c.collector or '-'}   legal-authorised: {c.legal_authorised}")
-    console.print(f"as of {_local(e.at, zone)} = {e.at.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
-    stage = e.stage
-    if stage.stage == "settled":
-        console.print("stage: [green]settled[/green] (nothing open)")
-    else:
-        console.print(
-            f"stage: [bold]{stage.stage}[/bold], oldest open item {stage.oldest_item_id} "
-            f"is {stage.days_overdue} days past due"
-        )
-    pos = e.position
-    if pos.lines:
-        table = Table(header_style="bold")
-        for name in ("Invoice", "Due", "Days overdue", "Outstanding", "Paused (disputed)",
-                     "Rate/day", "Penalty"):  # fmt: skip
-            table.add_column(name, justify="left" if name in ("Invoice", "Due") else "right")
-        for o in pos.lines:
-            rate = o.item.penalty_rate_daily or e.default_rate
-            table.add_row(
-                o.item.id + (" (disputed)" if o.item.disputed else ""), o.item.due_on.isoformat(),
-                str(o.days_overdue), f"{o.outstanding:,.2f} {o.item.currency}",
-                f"{o.paused:,.2f}" if o.paused else "", describe_rate(rate), f"{o.penalty:,.2f}",
-                style="red" if o.days_overdue > 30 else None,
-            )  # fmt: skip
-        console.print(table)
-        for cur, t in st.totals.items():
-            paused = f", {t.paused:,.2f} paused by disputes (D22)" if t.paused else ""
-            console.print(
-                f"{cur}: {t.outstanding:,.2f} outstanding, {t.overdue:,.2f} overdue; "
-                f"penalty so far {t.penalty:,.2f}{paused}"
-            )
-        console.print(
-            f"{len(pos.open_items)} open items, {len(pos.overdue_items)} overdue, up to "
-            f"{pos.max_days_overdue} days (penalty: outstanding principal x daily rate x days "
-            "overdue, on the undisputed part)"
-        )
-    how = "set by hand" if e.tier.hand_set else "computed"
-    console.print(f"tier: [bold]{e.tier.tier}[/bold] ({how}): {ENGLISH.whys(e.tier.reasons)}")
-    console.print(f"tone: {e.tone or '- (no reminder due)'}")
-    due = st.due
-    if due is not None:
-        firmer = f", {due.firmer_by} rung(s) firmer for broken promises" if due.firmer_by else ""
-        console.print(f"due step: {due.step.name} by {st.channel or 'no usable channel'}{firmer}")
-    else:
-        console.print(f"due step: - ({st.paused_by or 'nothing due, or drafted already'})")
-    if e.letter_skipped:
-        console.print(f"[yellow]{e.letter_skipped}[/yellow]")
-    if e.legal_route is not None and (e.legal_route.authorised or e.legal_route.decisions
-                                      or e.legal_route.letter_sent_at):  # fmt: skip
-        for line in route_lines(e.legal_route):  # the same lines as `legal-route`
-            console.print("legal route: " + line.strip(), markup=False, highlight=False)
-    for p in st.promises.open:
-        amount = f" ({p.amount:,.2f})" if p.amount is not None else ""
-        console.print(f"open promise: pay by {p.promised_on.isoformat()}{amount}")
-    if st.promises.broken:
-        console.print(f"broken promises in this cycle: {st.promises.broken}")
-    escalation = st.escalation
-    if escalation.at is not None:
-        console.print(
-            f"[red]escalated[/red] {_local(escalation.at, zone)}: {escalation.reason or '-'}"
-        )
-        if e.handover is not None and e.handover.recorded:
-            h = e.handover
-            console.print(f"  from collector {h.from_collector or '-'} to {h.to or '-'}, "
-                          f"by {h.by or '-'}" + (f" ({h.note})" if h.note else ""))  # fmt: skip
-    elif escalation.due is not None:
-        console.print(f"[red]escalation due[/red]: {escalation.due}")
-    for channel, found in st.next_slots.items():
-        if isinstance(found, Slot):
-            console.print(
-                f"next contact slot {channel} ({found.window}): {_local(found.start, zone)} to "
-                f"{found.end.astimezone(ZoneInfo(zone)):%H:%M} local = "
-                f"{found.start:%Y-%m-%d %H:%M}-{found.end:%H:%M} UTC (after caps)"
-            )
-        else:
-            why = found if found is not None else f"none in {SEARCH_DAYS} days"
-            console.print(f"[red]next contact slot {channel}: unknown: {why}[/red]")
-    if not st.next_slots:
-        console.print("[red]next contact slot: none (no usable channel)[/red]")
-    call = st.next_call
-    if isinstance(call, Slot):
-        console.print(
-            f"next call window ({call.window}): {_local(call.start, zone)} to "
-            f"{call.end.astimezone(ZoneInfo(zone)):%H:%M} local (after the call caps)"
-        )
-    allowed = e.allowed_hours
-    console.print(
-        f"quiet hours ({c.country}): contact only {allowed.start:%H:%M}-{allowed.end:%H:%M} "
-        f"local; allowed now: {e.contact_allowed_now}"
-    )
-    caps = e.caps
-    console.print(
-        f"caps: {caps.sms_per_day} SMS and {caps.email_per_day} email a day, "
-        f"{caps.sms_per_7_days} SMS and {caps.email_per_7_days} emails in 7 days"
-    )
-    console.print("channels: " + ", ".join(f"{k} {v}" for k, v in e.channels.items()))
-    flag_words = [
-        w for w, on in (("BLACKLISTED", e.flags.blacklisted),
-                        ("SUSPEND NEW ORDERS", e.flags.suspend_new_orders)) if on
-    ]  # fmt: skip
-    if flag_words:
-        console.print(f"[red]flags: {', '.join(flag_words)}[/red]: "
-                      + ENGLISH.whys(e.flags.reasons))  # fmt: skip
-    else:
-        console.print("flags: none")

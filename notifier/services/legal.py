@@ -29,6 +29,7 @@ from notifier.domain.policy import Policy
 from notifier.domain.standing import standing_of
 from notifier.store.models import Customer, Event, LetterPost, Reminder, User
 from notifier.store.queries import items_for
+from notifier.words import words
 
 EVENT = "legal_decision"
 DECISIONS = ("lawsuit", "payment_order", "wait")
@@ -251,24 +252,31 @@ def _batches(ids: Sequence[str], n: int) -> list[list[str]]:
     return [list(ids[i : i + n]) for i in range(0, len(ids), n)]
 
 
-def route_lines(route: Route) -> list[str]:
-    """The route in plain lines, for `legal-route` and `explain`."""
-    owed = "; ".join(f"{v:,.2f} {c}" for c, v in route.principal.items()) or "nothing"
-    lines = [f"{route.customer_id}: {route.state}",
-             f"  legal steps authorised: {'yes' if route.authorised else 'no'}",
-             f"  undisputed principal: {owed}"]  # fmt: skip
+def route_lines(route: Route, locale: str = "en") -> list[str]:
+    """The route in plain lines of ``locale``, for `legal-route` and `explain` (the words
+    are the customer page's, ``lr_*``; the codes are in --json)."""
+    w = words(locale)
+    owed = "; ".join(f"{v:,.2f} {c}" for c, v in route.principal.items()) or "0"
+    lines = [f"{route.customer_id}: {w('lr_state_' + route.state)}",
+             "  " + w("lr_authorised_line", yes=w("cu_yes") if route.authorised else w("cu_no")),
+             "  " + w("lr_principal_line", owed=owed)]  # fmt: skip
     if route.letter_id is not None and route.letter_sent_at is not None:
-        via = f"{route.letter_channel}" + (f", tracking {route.tracking_no}"
-                                           if route.tracking_no else "")  # fmt: skip
-        received = f", received {route.received_on}" if route.received_on else ""
-        lines.append(f"  lawyer's letter {route.letter_id} went out "
-                     f"{route.letter_sent_at.isoformat()} ({via}){received}")  # fmt: skip
+        via = [w.channel(route.letter_channel) or "—"]
+        if route.tracking_no:
+            via.append(w("lr_tracking", number=route.tracking_no))
+        if route.received_on:
+            via.append(w("lt_received_on", day=route.received_on))
+        sent = route.letter_sent_at.isoformat()
+        lines.append("  " + w("lr_letter_line", id=route.letter_id, at=sent,
+                              via=w("ex_list_sep").join(via)))  # fmt: skip
     if route.task_due_at is not None:
-        lines.append(f"  prepare lawsuit: due {route.task_due_at.isoformat()}"
-                     + (" (waiting for a decision)" if route.task_open else ""))  # fmt: skip
+        waiting = w("lr_task_waiting") if route.task_open else ""
+        lines.append("  " + w("lr_task_line_due", at=route.task_due_at.isoformat(),
+                              waiting=waiting))  # fmt: skip
     threshold = f"{route.threshold:,.2f} {route.threshold_currency}"
-    lines.append(f"  payment order (支付令): {'offered' if route.payment_order else 'not offered'}"
-                 f" (undisputed principal below {threshold})")  # fmt: skip
-    lines += [f"  decided {d.decision} by {d.by} at {d.at.isoformat()}: {d.reason}"
+    offered = "lr_payment_order_offered" if route.payment_order else "lr_payment_order_not"
+    lines.append("  " + w(offered, threshold=threshold))
+    lines += ["  " + w("lr_decided_line", decision=w("lr_decision_" + d.decision),
+                       by=w.actor(d.by), at=d.at.isoformat(), reason=d.reason)
               for d in route.decisions]  # fmt: skip
     return lines

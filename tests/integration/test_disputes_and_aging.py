@@ -125,6 +125,38 @@ def test_explain_shows_the_paused_part_open_promises_and_the_escalation(
     assert "escalated 2026-02-27 17:00" in text
 
 
+def test_explain_reads_in_chinese_without_an_english_word_or_a_code(
+    disputed: Engine, policy: Policy
+) -> None:
+    """A Chinese collector reads the same standing in words: the stage, the paused part,
+    the promise that pauses reminders, the escalation and its reason, slots, caps and
+    channels (the codes m1, pre_due, sms stay in --json)."""
+    with unit_of_work(disputed) as s:
+        c = s.get(Customer, "C1")
+        assert c is not None
+        c.escalated_at = datetime(2026, 2, 27, 9, tzinfo=UTC)
+        c.escalation_reason = "2 broken promises to pay (D21)"
+        s.add(PaymentPromise(customer_id="C1", promised_on=date(2026, 3, 9),
+                             amount_cents=500_000, recorded_at=T0))  # fmt: skip
+    done = run("explain", "C1", "--at", PLANNED.isoformat(), "--locale", "zh-CN",
+               db=str(disputed.url))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    for said in ("企业，中国，Asia/Shanghai，英文", "阶段：逾期1–30天；最早的未结清款项 BIG：逾期10天",
+                 "争议暂停", "CNY：未收 7,000.00，逾期 7,000.00；", "其中 3,000.00 因争议暂停（D22）",
+                 "到期步骤：—（已承诺2026-03-09前付款）", "未到期的付款承诺：2026-03-09前付款（5,000.00）",
+                 "已升级 2026-02-27 17:00 CST（周五）：2次未兑现付款承诺", "免打扰时间（中国）",
+                 "渠道：短信：可用，邮件：可用，信函：无邮寄地址", "标记：无"):  # fmt: skip
+        assert said in text, (said, text)
+    # What is left once the ids, the name, the zone and the currency are taken out: no
+    # English word, no code.
+    rest = re.sub(r"Customer C1|C1|BIG|SMALL|Asia/Shanghai|CST|UTC|CNY|D22", "", text)
+    assert not re.findall(r"[A-Za-z]{2,}", rest), re.findall(r"[A-Za-z_]{2,}", rest)
+    english = run("explain", "C1", "--at", PLANNED.isoformat(), db=str(disputed.url)).stdout
+    assert "stage: 1–30 days overdue; oldest open item BIG: 10 days overdue" in english
+    assert "due step: — (promised to pay by 2026-03-09)" in english
+
+
 @pytest.fixture
 def two_zones(engine: Engine) -> Engine:
     """A Beijing and a New York customer with the same invoice due 24 February, and a

@@ -264,8 +264,17 @@ def test_the_commands_print_post_receive_and_decide(
         db=db_url,
     )
     assert decided.returncode == 0, decided.stderr
-    assert "decided_lawsuit" in decided.stdout and "no answer in 7 days" in decided.stdout
+    assert "K5: Decided: lawsuit" in decided.stdout  # words, not the code decided_lawsuit
+    assert "decision: Lawsuit, by zhang" in decided.stdout
+    assert "no answer in 7 days" in decided.stdout
+    in_chinese = run("legal-route", "K5", "--locale", "zh-CN", "--at", "2026-03-09T12:00:00+08:00",
+                     db=db_url).stdout  # fmt: skip
+    assert (
+        "K5: 已决定：起诉" in in_chinese
+        and "由 zhang 决定：起诉；原因：no answer in 7 days" in (in_chinese)
+    )
+    assert "Decided" not in in_chinese and "principal" not in in_chinese
     no_reason = run("legal-route", "K5", "--decide", "wait", "--as", "zhang", db=db_url)
     assert no_reason.returncode == 1 and "--reason" in no_reason.stderr
     explained = run("explain", "K5", "--at", "2026-03-09T12:00:00+08:00", db=db_url)
-    assert "legal route: K5: decided_lawsuit" in explained.stdout, explained.stderr
+    assert "legal route: K5: Decided: lawsuit" in explained.stdout, explained.stderr
