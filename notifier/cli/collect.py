@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
+from datetime import UTC, date
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -30,6 +30,7 @@ from notifier.cli.app import app
 from notifier.cli.shell import (
     AtOption,
     InvalidInput,
+    TextLocaleOption,
     acting_user,
     parse_instant,
     record_id,
@@ -44,6 +45,7 @@ from notifier.reports.export import csv_for_excel
 from notifier.services import customers as customer_service
 from notifier.services import disputes, plans, promises
 from notifier.store.db import unit_of_work
+from notifier.words import words
 
 promise_app = typer.Typer(help="Promises to pay (D21).", no_args_is_help=True)
 dispute_app = typer.Typer(help="Disputed invoices (D22).", no_args_is_help=True)
@@ -208,9 +210,10 @@ def instalments_show(
     ] = "plain",
     json_: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
     at: AtOption = None,
+    locale: TextLocaleOption = "en",
 ) -> None:
     """The customer's plans, newest first: each instalment's amount, due date and what is
-    paid of it."""
+    paid of it (in words of --locale; the codes are in csv and json)."""
     shell = shell_of(ctx)
     now = parse_instant(at)
     with unit_of_work(shell.ready_engine()) as session:
@@ -251,17 +254,18 @@ def instalments_show(
                 )
         typer.echo(csv_for_excel(buffer.getvalue()).decode("utf-8"), nl=False)
         return
+    w = words(locale)
     if not views:
-        say(f"{customer} has no instalment plan")
+        say(w("ip_none", id=customer))
     for v in views:
-        when = v.created_at.isoformat()
-        say(
-            f"plan #{v.id} ({v.status}), {v.total} {v.currency}, invoices "
-            f"{', '.join(v.invoices) or '-'}, made {when} by {v.created_by or '-'}"
-        )
+        made = f"{v.created_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        say(w("ip_plan", id=v.id, status=w("cu_plan_" + v.status), total=v.total,
+              currency=v.currency, invoices=w("ex_list_sep").join(v.invoices) or "—",
+              when=made, by=v.created_by or "—"))  # fmt: skip
         for i in v.instalments:
-            paid = "" if i.paid is None else f", paid {i.paid}, open {i.outstanding}"
-            say(f"  {i.seq}. {i.amount} due {i.due_on.isoformat()}: {i.status}{paid}")
+            paid = "" if i.paid is None else w("ip_paid", paid=i.paid, open=i.outstanding)
+            say(w("ip_line", seq=i.seq, amount=i.amount, day=i.due_on.isoformat(),
+                  status=w("cu_inst_" + i.status), paid=paid))  # fmt: skip
 
 
 @instalments_app.command("cancel")

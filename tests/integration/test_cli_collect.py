@@ -5,6 +5,7 @@ an xlsx workbook and a bank statement."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -106,6 +107,11 @@ def test_an_instalment_plan_is_created_shown_and_cancelled(db: str) -> None:
     assert cancelled.returncode == 0 and "cancelled" in cancelled.stdout
     plain = run("instalments", "show", "C002", "--at", AT, db=db)
     assert f"plan #{plan['id']} (cancelled)" in plain.stdout
+    assert "1. " in plain.stdout and "due 2026-03-10: cancelled" in plain.stdout
+    in_chinese = run("instalments", "show", "C002", "--locale", "zh-CN", "--at", AT, db=db).stdout
+    assert f"分期付款计划 #{plan['id']}（已取消）" in in_chinese
+    assert "第 1 期：" in in_chinese and "2026-03-10 到期：已取消" in in_chinese
+    assert not re.search(r"cancelled|due|plan|invoices", in_chinese)
 
 
 def test_only_a_manager_authorises_legal_steps(db: str) -> None:

@@ -142,11 +142,19 @@ def test_explain_reads_in_chinese_without_an_english_word_or_a_code(
                db=str(disputed.url))  # fmt: skip
     assert done.returncode == 0, done.stderr
     text = done.stdout
-    for said in ("企业，中国，Asia/Shanghai，英文", "阶段：逾期1–30天；最早的未结清款项 BIG：逾期10天",
-                 "争议暂停", "CNY：未收 7,000.00，逾期 7,000.00；", "其中 3,000.00 因争议暂停（D22）",
-                 "到期步骤：—（已承诺2026-03-09前付款）", "未到期的付款承诺：2026-03-09前付款（5,000.00）",
-                 "已升级 2026-02-27 17:00 CST（周五）：2次未兑现付款承诺", "免打扰时间（中国）",
-                 "渠道：短信：可用，邮件：可用，信函：无邮寄地址", "标记：无"):  # fmt: skip
+    for said in (
+        "企业，中国，Asia/Shanghai，英文",
+        "阶段：逾期1–30天；最早的未结清款项 BIG：逾期10天",
+        "争议暂停",
+        "CNY：未收 7,000.00，逾期 7,000.00；",
+        "其中 3,000.00 因争议暂停（D22）",
+        "到期步骤：—（已承诺2026-03-09前付款）",
+        "未到期的付款承诺：2026-03-09前付款（5,000.00）",
+        "已升级 2026-02-27 17:00 CST（周五）：2次未兑现付款承诺",
+        "免打扰时间（中国）",
+        "渠道：短信：可用，邮件：可用，信函：无邮寄地址",
+        "标记：无",
+    ):
         assert said in text, (said, text)
     # What is left once the ids, the name, the zone and the currency are taken out: no
     # English word, no code.
