@@ -144,6 +144,11 @@ class Words:
     def status(self, code: str | None) -> str:
         return self._code("st", code)
 
+    def window(self, name: str | None) -> str:
+        """A contact window of the policy (``morning``, ``evening`` ...); a window the
+        operator named itself reads as named."""
+        return self._code("win", name)
+
     def role(self, code: str | None) -> str:
         return self._code("role", code)
 

@@ -28,14 +28,6 @@ def local_time(dt: datetime, zone: str, locale: str) -> str:
     return words(locale)("ex_local_time", time=f"{local:%Y-%m-%d %H:%M %Z}", weekday=weekday)
 
 
-def window_label(w: Words, name: str) -> str:
-    """A contact window's label; a window the operator named itself reads as named."""
-    return w("win_" + name) if ("win_" + name) in _WINDOWS else name
-
-
-_WINDOWS = frozenset({"win_morning", "win_afternoon", "win_calls", "win_evening"})
-
-
 def print_explanation(console: Console, e: Explanation, locale: str = "en") -> None:
     """The customer's header lines, its open items as a table, then the rest."""
     w = words(locale, e.standing.policy.stages)
@@ -174,7 +166,7 @@ def _slots(e: Explanation, w: Words) -> list[str]:
     for channel, found in st.next_slots.items():
         if isinstance(found, Slot):
             lines.append(w(
-                "ex_slot", channel=w.channel(channel), window=window_label(w, found.window),
+                "ex_slot", channel=w.channel(channel), window=w.window(found.window),
                 start=local_time(found.start, e.customer.timezone, w.locale),
                 end=f"{found.end.astimezone(zone):%H:%M}",
                 utc=f"{found.start:%Y-%m-%d %H:%M}-{found.end:%H:%M}",
@@ -185,7 +177,7 @@ def _slots(e: Explanation, w: Words) -> list[str]:
         lines.append(w("ex_slot_none"))
     call = st.next_call
     if isinstance(call, Slot):
-        lines.append(w("ex_call", window=window_label(w, call.window),
+        lines.append(w("ex_call", window=w.window(call.window),
                        start=local_time(call.start, e.customer.timezone, w.locale),
                        end=f"{call.end.astimezone(zone):%H:%M}"))  # fmt: skip
     return lines

@@ -10,6 +10,7 @@ from string import Formatter
 import pytest
 
 from notifier.domain.lifecycle import STATUSES
+from notifier.domain.slots import windows_for
 from notifier.settings import load_policy
 from notifier.words import LOCALES, catalogue, label, locale_of, words
 from tests.support import ROOT
@@ -49,6 +50,8 @@ def test_every_code_shown_to_a_person_has_a_label(locale: str) -> None:
         "kind": ("business", "individual"),
         "promise": ("open", "kept", "broken", "withdrawn"),
         "step": tuple(s.name for s in POLICY.cadence.steps) + ("thank_you",),  # type: ignore[union-attr]
+        "window": tuple(win.name for kind in ("business", "individual")
+                        for win in windows_for(kind, POLICY.windows)),  # fmt: skip
     }
     for kind, values in codes.items():
         for code in values:
