@@ -16,6 +16,8 @@ from notifier.words import LOCALES, catalogue, label, locale_of, words
 from tests.support import ROOT
 
 POLICY = load_policy(ROOT / "config" / "notifier.toml")
+WINDOWS = tuple(win.name for kind in ("business", "individual")
+                for win in windows_for(kind, POLICY.windows))  # fmt: skip
 
 
 def fields(text: str) -> set[str]:
@@ -50,8 +52,7 @@ def test_every_code_shown_to_a_person_has_a_label(locale: str) -> None:
         "kind": ("business", "individual"),
         "promise": ("open", "kept", "broken", "withdrawn"),
         "step": tuple(s.name for s in POLICY.cadence.steps) + ("thank_you",),  # type: ignore[union-attr]
-        "window": tuple(win.name for kind in ("business", "individual")
-                        for win in windows_for(kind, POLICY.windows)),  # fmt: skip
+        "window": WINDOWS,
     }
     for kind, values in codes.items():
         for code in values:
